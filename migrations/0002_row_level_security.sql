@@ -1,0 +1,50 @@
+-- Two non-owner roles. Requests run as transcribo_app with app.user_id set, and RLS limits every
+-- query to that user's rows. The system path (auth look-ups, workers) runs as transcribo_system,
+-- which has an explicit allow-all policy. Neither role can log in: the connecting user switches
+-- to them with SET LOCAL ROLE inside a transaction.
+DO $$
+BEGIN
+  BEGIN
+    CREATE ROLE transcribo_app NOLOGIN;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL; -- another database in this cluster made it already
+  END;
+  BEGIN
+    CREATE ROLE transcribo_system NOLOGIN;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+  END;
+END
+$$;
+--> statement-breakpoint
+GRANT transcribo_app TO CURRENT_USER;
+--> statement-breakpoint
+GRANT transcribo_system TO CURRENT_USER;
+--> statement-breakpoint
+GRANT USAGE ON SCHEMA public TO transcribo_app, transcribo_system;
+--> statement-breakpoint
+CREATE FUNCTION app_current_user_id() RETURNS uuid
+  LANGUAGE sql STABLE
+  AS $$ SELECT nullif(current_setting('app.user_id', true), '')::uuid $$;
+--> statement-breakpoint
+DO $$
+DECLARE
+  t text;
+  owner_column text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['users', 'refresh_tokens', 'api_keys', 'recordings', 'transcriptions',
+                           'transcript_segments', 'chat_sessions', 'chat_messages']
+  LOOP
+    owner_column := CASE WHEN t = 'users' THEN 'id' ELSE 'user_id' END;
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO transcribo_app, transcribo_system', t);
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+    EXECUTE format(
+      'CREATE POLICY %I ON %I TO transcribo_app USING (%I = app_current_user_id()) WITH CHECK (%I = app_current_user_id())',
+      t || '_owner', t, owner_column, owner_column);
+    EXECUTE format(
+      'CREATE POLICY %I ON %I TO transcribo_system USING (true) WITH CHECK (true)',
+      t || '_system', t);
+  END LOOP;
+END
+$$;

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import { AuthService } from './auth/service.js';
+import { authRoutes } from './auth/routes.js';
+import { ChatService } from './chat/service.js';
+import { chatRoutes } from './chat/routes.js';
+import { healthRoutes } from './health/routes.js';
+import { requireAuth } from './http/auth-plugin.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { RecordingService } from './recordings/service.js';
+import { recordingRoutes } from './recordings/routes.js';
+import { TranscriptionService } from './transcription/service.js';
+import { transcriptionRoutes } from './transcription/routes.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface Services {
+  auth: AuthService;
+  recordings: RecordingService;
+  transcriptions: TranscriptionService;
+  chat: ChatService;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's own request id is kept when it is sane, so one id follows a request across services. */
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export function createServices(deps: Pick<AppDeps, 'config' | 'database'>): Services {
+  const { db } = deps.database;
+  const transcriptions = new TranscriptionService(db);
+  return {
+    auth: new AuthService(db, deps.config),
+    transcriptions,
+    recordings: new RecordingService(db, transcriptions),
+    chat: new ChatService(db, transcriptions),
+  };
+}
+
+export async function buildApp(deps: AppDeps) {
+  const { config, database } = deps;
+  const startedAt = Date.now();
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    genReqId: requestId,
+    requestIdHeader: false,
+    requestIdLogLabel: 'request_id',
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const services = createServices(deps);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.auth = null;
+    void reply.header('x-request-id', request.id);
+  });
+
+  registerErrorHandling(app);
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+  await app.register(rateLimit, { global: true, max: config.rateLimitMax, timeWindow: '1 minute' });
+  await app.register(formbody, { bodyLimit: config.maxFileSize });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Transcribo',
+        version: VERSION,
+        description: 'Speech-to-text and LLM answers over what was said.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An access token (JWT) or an API key (trb_…)' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());
+
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: 'What this service is and where its docs are',
+        tags: ['meta'],
+        response: {
+          200: Type.Object({
+            name: Type.String(),
+            version: Type.String(),
+            description: Type.String(),
+            docs: Type.String(),
+            openapi: Type.String(),
+            health: Type.String(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      name: 'Transcribo',
+      version: VERSION,
+      description: 'Self-hostable speech-to-text and LLM chat over transcripts.',
+      docs: '/docs',
+      openapi: '/openapi.json',
+      health: '/api/v1/health/',
+    }),
+  );
+
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes, {
+        prefix: '/health',
+        version: VERSION,
+        startedAt,
+        checks: [{ name: 'database', check: () => database.ping() }],
+      });
+      await api.register(authRoutes, { prefix: '/auth', auth: services.auth, rateLimitMax: config.authRateLimitMax });
+      await api.register(async (scope) => {
+        requireAuth(scope, services.auth);
+        await scope.register(recordingRoutes, {
+          prefix: '/audio',
+          recordings: services.recordings,
+          maxUploadBytes: config.maxFileSize,
+        });
+        await scope.register(transcriptionRoutes, { prefix: '/audio', transcriptions: services.transcriptions });
+        await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat });
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,48 @@
+import { Type } from 'typebox';
+import { Nullable } from '../http/schemas.js';
+
+export const ChatRole = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]);
+
+export const Citation = Type.Object({
+  segment_id: Type.String({ format: 'uuid' }),
+  start: Nullable(Type.Number()),
+  end: Nullable(Type.Number()),
+  text: Type.String(),
+});
+
+export const ChatMessage = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  session_id: Type.String({ format: 'uuid' }),
+  role: ChatRole,
+  content: Type.String(),
+  provider: Nullable(Type.String()),
+  model: Nullable(Type.String()),
+  input_tokens: Nullable(Type.Integer()),
+  output_tokens: Nullable(Type.Integer()),
+  latency_ms: Nullable(Type.Integer()),
+  citations: Nullable(Type.Array(Citation)),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const ChatSession = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  title: Type.String(),
+  transcription_id: Nullable(Type.String({ format: 'uuid' })),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const ChatSessionWithMessages = Type.Object({
+  ...ChatSession.properties,
+  messages: Type.Array(ChatMessage),
+});
+
+export const CreateSessionBody = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 500, default: 'New chat' }),
+  transcription_id: Type.Optional(Type.String({ format: 'uuid' })),
+});
+
+export const CreateMessageBody = Type.Object({
+  content: Type.String({ minLength: 1, maxLength: 100_000 }),
+  role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' }),
+});

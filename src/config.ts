@@ -1,0 +1,232 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+
+export type Env = Record<string, string | undefined>;
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+export interface Config {
+  environment: string;
+  debug: boolean;
+  logLevel: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | null;
+  databasePoolSize: number;
+  secretKey: string;
+  /** Where the secret came from: the environment, or a file under DATA_DIR made on first start. */
+  secretKeySource: 'env' | 'generated';
+  algorithm: JwtAlgorithm;
+  accessTokenExpireMinutes: number;
+  refreshTokenExpireDays: number;
+  jwtIssuer: string;
+  jwtAudience: string;
+  maxFileSize: number;
+  allowedAudioTypes: string[];
+  corsOrigins: string[];
+  rateLimitMax: number;
+  authRateLimitMax: number;
+  trustProxy: boolean;
+  shutdownTimeoutMs: number;
+  supabase: {
+    url: string | null;
+    key: string | null;
+    jwtSecret: string | null;
+    jwtAudience: string;
+  };
+  redisUrl: string | null;
+  openaiApiKey: string | null;
+  anthropicApiKey: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Values that appear in examples and must never guard a production deployment. */
+const PLACEHOLDER_SECRETS = new Set([
+  'your-secret-key-here',
+  'your-super-secret-key-here',
+  'change-me',
+  'changeme',
+  'secret',
+]);
+
+export const DEFAULT_AUDIO_TYPES = [
+  'audio/wav',
+  'audio/mpeg',
+  'audio/mp4',
+  'audio/ogg',
+  'audio/webm',
+  'audio/flac',
+];
+
+/** Reads `.env` (if present) under the process environment: real variables win. */
+export function readEnvironment(cwd = process.cwd(), env: Env = process.env): Env {
+  const file = path.join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...env };
+}
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string): string | null {
+    return this.raw(name) ?? null;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value.replace(/_/g, ''));
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max}, got "${value}"`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
+    if (['0', 'false', 'no', 'off'].includes(lower)) return false;
+    this.problems.push(`${name} must be true or false, got "${value}"`);
+    return fallback;
+  }
+
+  list(name: string, fallback: string[]): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const match = allowed.find((item) => item === value.toUpperCase() || item === value);
+    if (!match) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+      return fallback;
+    }
+    return match;
+  }
+
+  url(name: string, protocols: string[]): string | null {
+    const value = this.raw(name);
+    if (value === undefined) return null;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name} must be a URL, got "${value}"`);
+    }
+    return value;
+  }
+}
+
+/**
+ * Turns an environment into a validated Config. Nothing else reads process.env; tests call this
+ * with their own object. A missing SECRET_KEY outside production is generated once and kept under
+ * DATA_DIR so tokens survive restarts.
+ */
+export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}): Config {
+  const read = new Reader(env);
+  const environment = read.string('ENVIRONMENT', 'development').toLowerCase();
+  const production = environment === 'production';
+  const debug = read.bool('DEBUG', false);
+  const dataDir = path.resolve(read.string('DATA_DIR', './data'));
+
+  const databaseUrl = read.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+
+  let secretKey = read.raw('SECRET_KEY');
+  let secretKeySource: Config['secretKeySource'] = 'env';
+  if (production) {
+    if (secretKey === undefined) {
+      read.problems.push('SECRET_KEY is required when ENVIRONMENT=production');
+    } else if (PLACEHOLDER_SECRETS.has(secretKey.toLowerCase())) {
+      read.problems.push('SECRET_KEY is still the example value; set a random secret for production');
+    } else if (secretKey.length < 32) {
+      read.problems.push('SECRET_KEY must be at least 32 characters when ENVIRONMENT=production');
+    }
+  }
+  if (secretKey === undefined && !production) {
+    secretKeySource = 'generated';
+    secretKey = options.persistSecret === false ? randomBytes(32).toString('hex') : persistedSecret(dataDir);
+  }
+
+  const config: Config = {
+    environment,
+    debug,
+    logLevel: read.oneOf(
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      debug ? 'debug' : 'info',
+    ),
+    host: read.string('HOST', '0.0.0.0'),
+    port: read.int('PORT', 8000, 0, 65535),
+    dataDir,
+    databaseUrl,
+    databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    secretKey: secretKey ?? '',
+    secretKeySource,
+    algorithm: read.oneOf('ALGORITHM', ['HS256', 'HS384', 'HS512'] as const, 'HS256'),
+    accessTokenExpireMinutes: read.int('ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 60 * 24 * 365),
+    refreshTokenExpireDays: read.int('REFRESH_TOKEN_EXPIRE_DAYS', 30, 1, 3650),
+    jwtIssuer: read.string('JWT_ISSUER', 'transcribo'),
+    jwtAudience: read.string('JWT_AUDIENCE', 'transcribo'),
+    maxFileSize: read.int('MAX_FILE_SIZE', 10 * 1024 * 1024, 1024),
+    allowedAudioTypes: read.list('ALLOWED_AUDIO_TYPES', DEFAULT_AUDIO_TYPES),
+    corsOrigins: read.list('CORS_ORIGINS', production ? [] : ['*']),
+    rateLimitMax: read.int('RATE_LIMIT_MAX', 600, 1),
+    authRateLimitMax: read.int('AUTH_RATE_LIMIT_MAX', 30, 1),
+    trustProxy: read.bool('TRUST_PROXY', false),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    supabase: {
+      url: read.url('SUPABASE_URL', ['http:', 'https:']),
+      key: read.optional('SUPABASE_KEY'),
+      jwtSecret: read.optional('SUPABASE_JWT_SECRET'),
+      jwtAudience: read.string('SUPABASE_JWT_AUDIENCE', 'authenticated'),
+    },
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    openaiApiKey: read.optional('OPENAI_API_KEY'),
+    anthropicApiKey: read.optional('ANTHROPIC_API_KEY'),
+  };
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+function persistedSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'secret_key');
+  if (existsSync(file)) {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (stored.length >= 32) return stored;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,25 @@
+import { Type, type Static } from 'typebox';
+
+/** RFC 9457 problem details, plus our stable `code` and the request id. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    request_id: Type.String(),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+    ),
+  },
+  { description: 'An error, as application/problem+json' },
+);
+export type Problem = Static<typeof Problem>;
+
+/** Response schemas for the error statuses a route can answer with. */
+export function problemResponses(...statuses: number[]): Record<number, typeof Problem> {
+  const out: Record<number, typeof Problem> = {};
+  for (const status of statuses) out[status] = Problem;
+  return out;
+}

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { desc, eq, lt } from 'drizzle-orm';
+import type { Static } from 'typebox';
+import type { AppDatabase } from '../db/client.js';
+import { newId } from '../db/ids.js';
+import { recordings } from '../db/schema.js';
+import { withUser } from '../db/scope.js';
+import { errors } from '../http/errors.js';
+import { toPage } from '../http/pagination.js';
+import type { TranscriptionService } from '../transcription/service.js';
+import type { Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
+
+export type RecordingView = Static<typeof Recording>;
+type RecordingRow = typeof recordings.$inferSelect;
+
+export function toRecordingView(row: RecordingRow): RecordingView {
+  return {
+    id: row.id,
+    title: row.title,
+    language: row.language,
+    source: row.source,
+    kind: row.kind as RecordingView['kind'],
+    original_text: row.originalText,
+    mime_type: row.mimeType,
+    size_bytes: row.sizeBytes,
+    duration_seconds: row.durationSeconds,
+    sha256: row.sha256,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+export class RecordingService {
+  constructor(
+    private readonly db: AppDatabase,
+    private readonly transcriptions: TranscriptionService,
+  ) {}
+
+  /** The seed's text path: the user already has the transcript, so it is stored completed. */
+  createTextEntry(
+    userId: string,
+    input: Static<typeof TextUploadBody>,
+  ): Promise<Static<typeof RecordingWithTranscription>> {
+    const bytes = Buffer.from(input.original_text, 'utf8');
+    const language = input.language ?? null;
+    return withUser(this.db, userId, async (tx) => {
+      const [row] = await tx
+        .insert(recordings)
+        .values({
+          id: newId(),
+          userId,
+          title: input.title.trim(),
+          language,
+          source: input.source,
+          kind: 'text',
+          originalText: input.original_text,
+          mimeType: 'text/plain; charset=utf-8',
+          sizeBytes: bytes.length,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        })
+        .returning();
+      const transcription = await this.transcriptions.insertFromText(tx, {
+        userId,
+        recordingId: row!.id,
+        text: input.original_text,
+        language,
+      });
+      return { ...toRecordingView(row!), transcription };
+    });
+  }
+
+  list(userId: string, page: { limit: number; cursor?: string }) {
+    return withUser(this.db, userId, async (tx) => {
+      const rows = await tx
+        .select()
+        .from(recordings)
+        .where(page.cursor ? lt(recordings.id, page.cursor) : undefined)
+        .orderBy(desc(recordings.id))
+        .limit(page.limit + 1);
+      return toPage(rows, page.limit, toRecordingView);
+    });
+  }
+
+  async get(userId: string, id: string): Promise<RecordingView> {
+    const row = await withUser(this.db, userId, async (tx) => {
+      const [found] = await tx.select().from(recordings).where(eq(recordings.id, id));
+      return found;
+    });
+    if (!row) throw errors.notFound('Recording');
+    return toRecordingView(row);
+  }
+
+  /** Deletes the recording; its transcriptions and segments go with it (ON DELETE CASCADE). */
+  async delete(userId: string, id: string): Promise<void> {
+    const deleted = await withUser(this.db, userId, (tx) =>
+      tx.delete(recordings).where(eq(recordings.id, id)).returning({ id: recordings.id }),
+    );
+    if (deleted.length === 0) throw errors.notFound('Recording');
+  }
+}

@@ -1,0 +1,47 @@
+import { buildApp } from './app.js';
+import { configOrExit, describeDatabase, openConfiguredDatabase } from './bootstrap.js';
+import { migrate } from './db/migrate.js';
+
+const config = configOrExit();
+const logger = { level: config.logLevel };
+const app = await (async () => {
+  const database = await openConfiguredDatabase(config, (error) => app.log.error({ err: error }, 'database pool error'));
+  const migrations = await migrate(database.db);
+  const built = await buildApp({ config, database, logger });
+  built.addHook('onClose', () => database.close());
+  built.log.info(
+    { database: describeDatabase(config), migrations_applied: migrations.applied, secret_key: config.secretKeySource },
+    'database ready',
+  );
+  return built;
+})();
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+  const force = setTimeout(() => {
+    app.log.error('in-flight requests did not finish in time; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  force.unref();
+  try {
+    // Stops accepting connections, waits for in-flight requests, then runs onClose (the database).
+    await app.close();
+    process.exit(0);
+  } catch (error) {
+    app.log.error({ err: error }, 'shutdown failed');
+    process.exit(1);
+  }
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => void shutdown(signal));
+}
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+} catch (error) {
+  app.log.fatal({ err: error }, 'could not listen');
+  process.exit(1);
+}

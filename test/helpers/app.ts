@@ -1,0 +1,57 @@
+import { after, before, describe } from 'node:test';
+import { buildApp, type App } from '../../src/app.js';
+import type { Config, Env } from '../../src/config.js';
+import type { Database } from '../../src/db/client.js';
+import { testConfig } from './config.js';
+import { createTestDatabase, DB_KINDS, skipReason, type DbKind } from './databases.js';
+
+export interface TestApp {
+  app: App;
+  config: Config;
+  database: Database;
+  kind: DbKind;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(kind: DbKind, env: Env = {}): Promise<TestApp> {
+  const config = testConfig(env);
+  const testDb = await createTestDatabase(kind);
+  const app = await buildApp({ config, database: testDb.database });
+  await app.ready();
+  return {
+    app,
+    config,
+    database: testDb.database,
+    kind,
+    close: async () => {
+      await app.close();
+      await testDb.drop();
+    },
+  };
+}
+
+/**
+ * Runs the same suite against PGlite and against PostgreSQL, each with its own fresh database
+ * and app, closed when the suite ends.
+ */
+export function describeEachDatabase(
+  name: string,
+  body: (ctx: () => TestApp, kind: DbKind) => void,
+  env: Env = {},
+): void {
+  for (const kind of DB_KINDS) {
+    describe(`${name} [${kind}]`, { skip: skipReason(kind) }, () => {
+      let current: TestApp | undefined;
+      before(async () => {
+        current = await startTestApp(kind, env);
+      });
+      after(async () => {
+        await current?.close();
+      });
+      body(() => {
+        if (!current) throw new Error('test app not started');
+        return current;
+      }, kind);
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
+import type { App } from '../../src/app.js';
+
+export interface TestUser {
+  userId: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+export function uniqueEmail(label = 'user'): string {
+  return `${label}-${randomBytes(5).toString('hex')}@example.com`;
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+export async function registerUser(app: App, label = 'user'): Promise<TestUser> {
+  const email = uniqueEmail(label);
+  const password = 'correct horse battery';
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, password } });
+  assert.equal(res.statusCode, 201, res.body);
+  const body = res.json<{ access_token: string; refresh_token: string; user: { id: string } }>();
+  return { userId: body.user.id, email, password, accessToken: body.access_token, refreshToken: body.refresh_token };
+}
+
+export interface TextEntry {
+  id: string;
+  title: string;
+  transcription: { id: string; segments: { id: string; text: string }[] };
+}
+
+export async function createTextEntry(
+  app: App,
+  user: TestUser,
+  body: Record<string, string> = {},
+): Promise<TextEntry> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/audio/upload',
+    headers: bearer(user.accessToken),
+    payload: {
+      title: 'Team meeting',
+      original_text: 'Hola a todos. Empezamos la reunión. ¿Alguna pregunta?',
+      language: 'es',
+      ...body,
+    },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json<TextEntry>();
+}
+
+export async function createSession(
+  app: App,
+  user: TestUser,
+  body: Record<string, string> = {},
+): Promise<{ id: string }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/chat/sessions',
+    headers: bearer(user.accessToken),
+    payload: { title: 'Questions', ...body },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json<{ id: string }>();
+}

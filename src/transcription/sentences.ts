@@ -10,15 +10,21 @@ function segmenterFor(language: string | null): Intl.Segmenter {
   }
 }
 
+// Intl's sentence rules have no abbreviation list, so "Mr. Smith" would become two sentences.
+const ABBREVIATION_END = /(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|Sr|Sra|Srta|Dra|St|Jr|vs|Ud|Uds|Vd|Vds|No|Nr|Hr|Fr)\.$/;
+
 /** Splits prose into sentences using the language's rules (Unicode UAX #29 through Intl). */
 export function splitSentences(text: string, language: string | null = null): string[] {
-  const out: string[] = [];
+  const sentences: string[] = [];
+  let pending = '';
   for (const { segment } of segmenterFor(language).segment(text)) {
-    const sentence = segment.replace(/\s+/g, ' ').trim();
-    if (sentence === '') continue;
-    out.push(...splitLong(sentence));
+    pending = `${pending} ${segment.replace(/\s+/g, ' ')}`.trim();
+    if (pending === '' || ABBREVIATION_END.test(pending)) continue;
+    sentences.push(pending);
+    pending = '';
   }
-  return out;
+  if (pending !== '') sentences.push(pending);
+  return sentences.flatMap(splitLong);
 }
 
 function splitLong(sentence: string): string[] {

@@ -55,7 +55,8 @@ CREATE TABLE recordings (
   duration_seconds double precision,
   sha256 text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (id, user_id)
 );
 --> statement-breakpoint
 CREATE INDEX recordings_user_id_id_idx ON recordings (user_id, id);
@@ -63,7 +64,7 @@ CREATE INDEX recordings_user_id_id_idx ON recordings (user_id, id);
 CREATE TABLE transcriptions (
   id uuid PRIMARY KEY,
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-  recording_id uuid NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+  recording_id uuid NOT NULL,
   engine text NOT NULL,
   model text,
   language text,
@@ -74,7 +75,10 @@ CREATE TABLE transcriptions (
   duration_seconds double precision,
   created_at timestamptz NOT NULL DEFAULT now(),
   started_at timestamptz,
-  completed_at timestamptz
+  completed_at timestamptz,
+  UNIQUE (id, user_id),
+  -- Composite keys: foreign keys ignore RLS, so they also pin a child row to its parent's owner.
+  FOREIGN KEY (recording_id, user_id) REFERENCES recordings (id, user_id) ON DELETE CASCADE
 );
 --> statement-breakpoint
 CREATE INDEX transcriptions_recording_idx ON transcriptions (recording_id, id);
@@ -84,7 +88,7 @@ CREATE INDEX transcriptions_user_idx ON transcriptions (user_id);
 CREATE TABLE transcript_segments (
   id uuid PRIMARY KEY,
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-  transcription_id uuid NOT NULL REFERENCES transcriptions (id) ON DELETE CASCADE,
+  transcription_id uuid NOT NULL,
   index integer NOT NULL,
   start_seconds double precision,
   end_seconds double precision,
@@ -92,7 +96,8 @@ CREATE TABLE transcript_segments (
   words jsonb,
   speaker text,
   search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED,
-  UNIQUE (transcription_id, index)
+  UNIQUE (transcription_id, index),
+  FOREIGN KEY (transcription_id, user_id) REFERENCES transcriptions (id, user_id) ON DELETE CASCADE
 );
 --> statement-breakpoint
 CREATE INDEX transcript_segments_search_idx ON transcript_segments USING gin (search_vector);
@@ -103,9 +108,11 @@ CREATE TABLE chat_sessions (
   id uuid PRIMARY KEY,
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   title text NOT NULL,
-  transcription_id uuid REFERENCES transcriptions (id) ON DELETE SET NULL,
+  transcription_id uuid,
   created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (id, user_id),
+  FOREIGN KEY (transcription_id, user_id) REFERENCES transcriptions (id, user_id) ON DELETE SET NULL (transcription_id)
 );
 --> statement-breakpoint
 CREATE INDEX chat_sessions_user_idx ON chat_sessions (user_id, id);
@@ -115,7 +122,7 @@ CREATE INDEX chat_sessions_transcription_idx ON chat_sessions (transcription_id)
 CREATE TABLE chat_messages (
   id uuid PRIMARY KEY,
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-  session_id uuid NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+  session_id uuid NOT NULL,
   role text NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
   content text NOT NULL,
   provider text,
@@ -124,7 +131,8 @@ CREATE TABLE chat_messages (
   output_tokens integer,
   latency_ms integer,
   citations jsonb,
-  created_at timestamptz NOT NULL DEFAULT now()
+  created_at timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (session_id, user_id) REFERENCES chat_sessions (id, user_id) ON DELETE CASCADE
 );
 --> statement-breakpoint
 CREATE INDEX chat_messages_session_idx ON chat_messages (session_id, id);

@@ -77,7 +77,12 @@ export async function buildApp(deps: AppDeps) {
   });
 
   registerErrorHandling(app);
-  await app.register(helmet, { global: true });
+  // No upgrade-insecure-requests: self-hosted instances are often reached over plain http on a LAN,
+  // where that directive would break the docs page's assets.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
     exposedHeaders: ['x-request-id', 'retry-after'],

@@ -38,7 +38,7 @@ export const ChatSessionWithMessages = Type.Object({
 });
 
 export const CreateSessionBody = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 500, default: 'New chat' }),
+  title: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', default: 'New chat' }),
   transcription_id: Type.Optional(Type.String({ format: 'uuid' })),
 });
 

@@ -1,4 +1,4 @@
-import { asc, desc, eq, lt } from 'drizzle-orm';
+import { asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
@@ -105,7 +105,7 @@ export class ChatService {
     return withUser(this.db, userId, async (tx) => {
       const touched = await tx
         .update(chatSessions)
-        .set({ updatedAt: new Date() })
+        .set({ updatedAt: sql`now()` })
         .where(eq(chatSessions.id, sessionId))
         .returning({ id: chatSessions.id });
       if (touched.length === 0) throw errors.notFound('Chat session');

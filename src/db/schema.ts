@@ -86,9 +86,8 @@ export const transcriptions = pgTable('transcriptions', {
   userId: uuid('user_id')
     .notNull()
     .references(() => users.id, { onDelete: 'cascade' }),
-  recordingId: uuid('recording_id')
-    .notNull()
-    .references(() => recordings.id, { onDelete: 'cascade' }),
+  // Composite foreign key (recording_id, user_id) in SQL: a child row always has its parent's owner.
+  recordingId: uuid('recording_id').notNull(),
   engine: text('engine').notNull(),
   model: text('model'),
   language: text('language'),
@@ -114,9 +113,8 @@ export const transcriptSegments = pgTable('transcript_segments', {
   userId: uuid('user_id')
     .notNull()
     .references(() => users.id, { onDelete: 'cascade' }),
-  transcriptionId: uuid('transcription_id')
-    .notNull()
-    .references(() => transcriptions.id, { onDelete: 'cascade' }),
+  // Composite foreign key (transcription_id, user_id) in SQL.
+  transcriptionId: uuid('transcription_id').notNull(),
   index: integer('index').notNull(),
   start: doublePrecision('start_seconds'),
   end: doublePrecision('end_seconds'),
@@ -140,9 +138,8 @@ export const chatSessions = pgTable('chat_sessions', {
     .notNull()
     .references(() => users.id, { onDelete: 'cascade' }),
   title: text('title').notNull(),
-  transcriptionId: uuid('transcription_id').references(() => transcriptions.id, {
-    onDelete: 'set null',
-  }),
+  // Composite foreign key (transcription_id, user_id) in SQL, ON DELETE SET NULL (transcription_id).
+  transcriptionId: uuid('transcription_id'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -152,9 +149,8 @@ export const chatMessages = pgTable('chat_messages', {
   userId: uuid('user_id')
     .notNull()
     .references(() => users.id, { onDelete: 'cascade' }),
-  sessionId: uuid('session_id')
-    .notNull()
-    .references(() => chatSessions.id, { onDelete: 'cascade' }),
+  // Composite foreign key (session_id, user_id) in SQL.
+  sessionId: uuid('session_id').notNull(),
   role: text('role').notNull(),
   content: text('content').notNull(),
   provider: text('provider'),

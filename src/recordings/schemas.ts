@@ -9,7 +9,7 @@ export const LanguageTag = Type.String({
 });
 
 export const TextUploadBody = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 500 }),
+  title: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'Not blank' }),
   original_text: Type.String({ minLength: 1, description: 'The transcript itself' }),
   language: Type.Optional(LanguageTag),
   source: Type.String({ minLength: 1, maxLength: 64, default: 'upload' }),

@@ -190,6 +190,12 @@ export class AuthService {
       return { userId: await this.supabaseUser(identity.subject, identity.email), method: 'supabase' };
     }
     const { userId } = await this.accessTokens.verify(bearer);
+    // A valid signature outlives the account; the token must not.
+    const exists = await asSystem(this.db, 'check that a token still has an account', async (tx) => {
+      const [row] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+      return row !== undefined;
+    });
+    if (!exists) throw errors.invalidToken('The account behind this token no longer exists');
     return { userId, method: 'jwt' };
   }
 

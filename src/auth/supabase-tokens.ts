@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.js';
 import { tokenError } from './access-tokens.js';
 import { errors } from '../http/errors.js';
@@ -21,10 +21,7 @@ export class SupabaseTokens {
     this.secret = supabase.jwtSecret ? new TextEncoder().encode(supabase.jwtSecret) : null;
     const base = supabase.url?.replace(/\/+$/, '');
     this.issuer = base ? `${base}/auth/v1` : undefined;
-    this.jwks =
-      !this.secret && base
-        ? createRemoteJWKSet(new URL(`${base}/auth/v1/.well-known/jwks.json`), { timeoutDuration: 5_000 })
-        : null;
+    this.jwks = !this.secret && base ? unavailableWhenUnreachable(`${base}/auth/v1/.well-known/jwks.json`) : null;
   }
 
   static fromConfig(supabase: Config['supabase']): SupabaseTokens | null {
@@ -51,4 +48,22 @@ export class SupabaseTokens {
       throw tokenError(error);
     }
   }
+}
+
+/**
+ * Supabase being unreachable says nothing about the token: answer 503 so clients retry instead of
+ * discarding a valid session. A reachable JWKS without the token's key is still a bad token.
+ */
+function unavailableWhenUnreachable(url: string): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000 });
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) {
+        throw error;
+      }
+      throw errors.unavailable('Supabase signing keys cannot be fetched right now; retry shortly', 30);
+    }
+  };
 }

@@ -31,6 +31,7 @@ export function requireAuth(scope: FastifyInstance, auth: AuthService): void {
 }
 
 function withChallenge(error: AppError): AppError {
+  if (error.status !== 401) return error;
   return new AppError(error.code, error.message, error.errors, { ...error.headers, ...CHALLENGE });
 }
 

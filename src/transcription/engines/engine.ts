@@ -1,0 +1,72 @@
+import type { WordTiming } from '../../db/schema.js';
+
+/** 16 kHz mono signed 16-bit little-endian PCM, as produced by src/audio/decode.ts. */
+export interface PcmAudio {
+  /** Path of a headerless s16le file, for engines that read files (pocketsphinx, whisper). */
+  pcmPath: string;
+  /** Path of the same audio as a 16 kHz mono WAV file. */
+  wavPath: string;
+  sampleRate: 16000;
+  durationSeconds: number;
+}
+
+export interface TranscribeOptions {
+  /** ISO 639-1 code; undefined asks the engine to detect it. */
+  language?: string;
+  /** Context or vocabulary to bias the engine. */
+  prompt?: string;
+  wordTimestamps: boolean;
+  model?: string;
+  signal: AbortSignal;
+  /** 0–100, as the engine gets through the audio. */
+  onProgress?: (percent: number) => void;
+  /** Segments as the engine finalises them, for live progress. */
+  onSegment?: (segment: EngineSegment) => void;
+}
+
+export interface EngineSegment {
+  start: number;
+  end: number;
+  text: string;
+  words?: WordTiming[];
+}
+
+export interface EngineResult {
+  language: string | null;
+  duration: number;
+  segments: EngineSegment[];
+  /** The model that actually ran. */
+  model: string | null;
+}
+
+export type EngineName = 'whisper' | 'openai' | 'sphinx';
+
+export interface TranscriptionEngine {
+  readonly name: EngineName;
+  /**
+   * Rejects with EngineError (permanent: the input or request cannot work; transient: retrying may
+   * work) or with an AbortError when `signal` fires, after the engine's work has really stopped.
+   */
+  transcribe(audio: PcmAudio, options: TranscribeOptions): Promise<EngineResult>;
+}
+
+export type EngineErrorKind = 'permanent' | 'transient';
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly kind: EngineErrorKind,
+    /** Stable code for clients, e.g. language_not_supported, model_unavailable, engine_failed. */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EngineError';
+  }
+}
+
+export function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  return new DOMException('The transcription was cancelled', 'AbortError');
+}

@@ -63,7 +63,6 @@ export async function buildApp(deps: AppDeps) {
     logger: deps.logger ?? false,
     genReqId: requestId,
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
@@ -85,6 +84,7 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
   await app.register(rateLimit, { global: true, max: config.rateLimitMax, timeWindow: '1 minute' });

@@ -94,8 +94,9 @@ class Reader {
   int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    const parsed = Number(value.replace(/_/g, ''));
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    const digits = value.replace(/_/g, '');
+    const parsed = /^-?\d+$/.test(digits) ? Number(digits) : NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
       this.problems.push(`${name} must be an integer between ${min} and ${max}, got "${value}"`);
       return fallback;
     }
@@ -124,7 +125,7 @@ class Reader {
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    const match = allowed.find((item) => item === value.toUpperCase() || item === value);
+    const match = allowed.find((item) => item.toLowerCase() === value.toLowerCase());
     if (!match) {
       this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
       return fallback;

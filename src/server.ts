@@ -3,12 +3,18 @@ import { configOrExit, describeDatabase, openConfiguredDatabase } from './bootst
 import { migrate } from './db/migrate.js';
 
 const config = configOrExit();
+let stopping = false;
 const logger = { level: config.logLevel };
 const app = await (async () => {
   const database = await openConfiguredDatabase(config, (error) => app.log.error({ err: error }, 'database pool error'));
   const migrations = await migrate(database.db);
   const built = await buildApp({ config, database, logger });
   built.addHook('onClose', () => database.close());
+  // While stopping, answered connections are closed instead of idling in keep-alive, which
+  // would otherwise hold app.close() open until the client's keep-alive timeout.
+  built.addHook('onSend', async (_request, reply) => {
+    if (stopping) void reply.header('connection', 'close');
+  });
   built.log.info(
     { database: describeDatabase(config), migrations_applied: migrations.applied, secret_key: config.secretKeySource },
     'database ready',
@@ -16,7 +22,6 @@ const app = await (async () => {
   return built;
 })();
 
-let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;

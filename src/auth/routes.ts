@@ -49,6 +49,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags,
         summary: 'Log in with e-mail and password',
         description: 'JSON `{email, password}`, or the OAuth2 password form `username=…&password=…`.',
+        consumes: ['application/json', 'application/x-www-form-urlencoded'],
         body: LoginBody,
         response: { 200: TokenPair, ...problemResponses(401, 422, 429) },
       },

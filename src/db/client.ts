@@ -41,13 +41,18 @@ async function openPglite(dir: string | null): Promise<Database> {
   const client = dir ? new PGlite(dir) : new PGlite();
   await client.waitReady;
   const db = drizzlePglite({ client, schema }) as unknown as AppDatabase;
+  let closed = false;
   return {
     kind: 'pglite',
     db,
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
   };
 }
 

@@ -17,9 +17,14 @@ export const Problem = Type.Object(
 );
 export type Problem = Static<typeof Problem>;
 
+const ProblemResponse = {
+  description: 'An error',
+  content: { 'application/problem+json': { schema: Problem } },
+};
+
 /** Response schemas for the error statuses a route can answer with. */
-export function problemResponses(...statuses: number[]): Record<number, typeof Problem> {
-  const out: Record<number, typeof Problem> = {};
-  for (const status of statuses) out[status] = Problem;
+export function problemResponses(...statuses: number[]): Record<number, typeof ProblemResponse> {
+  const out: Record<number, typeof ProblemResponse> = {};
+  for (const status of statuses) out[status] = ProblemResponse;
   return out;
 }

@@ -28,6 +28,7 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
         description:
           'JSON or application/x-www-form-urlencoded with `title`, `original_text`, `language`, `source`. ' +
           'Creates a recording and a completed transcription split into sentence segments.',
+        consumes: ['application/json', 'application/x-www-form-urlencoded'],
         body: TextUploadBody,
         response: { 201: RecordingWithTranscription, ...problemResponses(400, 401, 413, 415, 422) },
       },

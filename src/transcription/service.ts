@@ -66,22 +66,16 @@ export class TranscriptionService {
         completedAt: now,
       })
       .returning();
-    const sentences = splitSentences(input.text, input.language);
-    const segments =
-      sentences.length === 0
-        ? []
-        : await tx
-            .insert(transcriptSegments)
-            .values(
-              sentences.map((text, index) => ({
-                id: newId(),
-                userId: input.userId,
-                transcriptionId: row!.id,
-                index,
-                text,
-              })),
-            )
-            .returning();
+    const segments = await insertSegments(
+      tx,
+      splitSentences(input.text, input.language).map((text, index) => ({
+        id: newId(),
+        userId: input.userId,
+        transcriptionId: row!.id,
+        index,
+        text,
+      })),
+    );
     return toTranscriptionView(row!, segments);
   }
 
@@ -116,6 +110,20 @@ export class TranscriptionService {
       .where(eq(transcriptions.id, transcriptionId));
     return row !== undefined;
   }
+}
+
+// Postgres takes at most 65,535 parameters per statement; a long transcript has many segments.
+const SEGMENT_BATCH = 1_000;
+
+export async function insertSegments(
+  tx: Tx,
+  rows: (typeof transcriptSegments.$inferInsert)[],
+): Promise<SegmentRow[]> {
+  const inserted: SegmentRow[] = [];
+  for (let i = 0; i < rows.length; i += SEGMENT_BATCH) {
+    inserted.push(...(await tx.insert(transcriptSegments).values(rows.slice(i, i + SEGMENT_BATCH)).returning()));
+  }
+  return inserted;
 }
 
 function segmentsOf(tx: Tx, transcriptionId: string): Promise<SegmentRow[]> {

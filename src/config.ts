@@ -40,6 +40,54 @@ export interface Config {
   redisUrl: string | null;
   openaiApiKey: string | null;
   anthropicApiKey: string | null;
+  storage: StorageConfig;
+  /** Explicit ffmpeg binary; null looks for one on PATH, then for the npm-shipped one. */
+  ffmpegPath: string | null;
+  stt: SttConfig;
+  workerConcurrency: number;
+}
+
+export type StorageConfig =
+  | { backend: 'local'; dir: string }
+  | {
+      backend: 's3';
+      bucket: string;
+      endpoint: string | null;
+      region: string;
+      accessKeyId: string | null;
+      secretAccessKey: string | null;
+      forcePathStyle: boolean;
+    };
+
+export const ENGINE_NAMES = ['whisper', 'openai', 'sphinx'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+export interface SttConfig {
+  defaultEngine: EngineName;
+  whisper: {
+    /** A model name (tiny … large-v3-turbo, .en variants) or a path to a ggml .bin file. */
+    model: string;
+    modelsDir: string;
+    /** Where named models are downloaded from: `${baseUrl}/ggml-${name}.bin`. */
+    modelBaseUrl: string;
+    threads: number;
+    /** Native build: default (CPU), or vulkan / cuda when that package is installed. */
+    variant: 'default' | 'vulkan' | 'cuda';
+  };
+  openai: {
+    /** OpenAI-compatible API root including /v1; null means OpenAI itself. */
+    baseUrl: string | null;
+    apiKey: string | null;
+    model: string;
+    /** Files above this are split on silence before upload (OpenAI's limit is 25 MB). */
+    maxUploadBytes: number;
+    timeoutMs: number;
+  };
+  sphinx: {
+    binary: string;
+    /** Acoustic model folder; null uses pocketsphinx's default (pocketsphinx-en-us). */
+    hmm: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -178,6 +226,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     secretKey = options.persistSecret === false ? randomBytes(32).toString('hex') : persistedSecret(dataDir);
   }
 
+  const openaiApiKey = read.optional('OPENAI_API_KEY');
   const config: Config = {
     environment,
     debug,
@@ -212,12 +261,59 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
       jwtAudience: read.string('SUPABASE_JWT_AUDIENCE', 'authenticated'),
     },
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
-    openaiApiKey: read.optional('OPENAI_API_KEY'),
+    openaiApiKey,
     anthropicApiKey: read.optional('ANTHROPIC_API_KEY'),
+    storage: readStorage(read, dataDir),
+    ffmpegPath: read.optional('FFMPEG_PATH'),
+    stt: readStt(read, dataDir, openaiApiKey),
+    workerConcurrency: read.int('WORKER_CONCURRENCY', 1, 1, 64),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function readStorage(read: Reader, dataDir: string): StorageConfig {
+  const bucket = read.optional('S3_BUCKET');
+  if (!bucket) return { backend: 'local', dir: path.join(dataDir, 'blobs') };
+  const endpoint = read.url('S3_ENDPOINT', ['http:', 'https:']);
+  return {
+    backend: 's3',
+    bucket,
+    endpoint,
+    region: read.string('S3_REGION', 'us-east-1'),
+    accessKeyId: read.optional('S3_ACCESS_KEY_ID'),
+    secretAccessKey: read.optional('S3_SECRET_ACCESS_KEY'),
+    // MinIO, Supabase Storage and most self-hosted S3 need path-style; AWS itself does not.
+    forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', endpoint !== null),
+  };
+}
+
+function readStt(read: Reader, dataDir: string, openaiApiKey: string | null): SttConfig {
+  return {
+    defaultEngine: read.oneOf('STT_ENGINE', ENGINE_NAMES, 'whisper'),
+    whisper: {
+      model: read.string('WHISPER_MODEL', 'base'),
+      modelsDir: path.resolve(read.string('MODELS_DIR', path.join(dataDir, 'models'))),
+      modelBaseUrl: (
+        read.url('WHISPER_MODEL_BASE_URL', ['http:', 'https:']) ??
+        'https://huggingface.co/ggerganov/whisper.cpp/resolve/main'
+      ).replace(/\/+$/, ''),
+      threads: read.int('WHISPER_THREADS', 4, 1, 256),
+      variant: read.oneOf('WHISPER_VARIANT', ['default', 'vulkan', 'cuda'] as const, 'default'),
+    },
+    openai: {
+      baseUrl: read.url('STT_BASE_URL', ['http:', 'https:']),
+      apiKey: read.optional('STT_API_KEY') ?? openaiApiKey,
+      model: read.string('STT_MODEL', 'whisper-1'),
+      maxUploadBytes: read.int('STT_MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 64 * 1024),
+      timeoutMs: read.int('STT_TIMEOUT_MS', 600_000, 1_000),
+    },
+    sphinx: {
+      binary: read.string('POCKETSPHINX_BIN', 'pocketsphinx_continuous'),
+      hmm: read.optional('POCKETSPHINX_HMM'),
+    },
+  };
 }
 
 function persistedSecret(dataDir: string): string {

@@ -1,12 +1,11 @@
+import type { EngineName } from '../../config.js';
 import type { WordTiming } from '../../db/schema.js';
 
-/** 16 kHz mono signed 16-bit little-endian PCM, as produced by src/audio/decode.ts. */
+export type { EngineName };
+
+/** Decoded audio, as produced by src/audio/decode.ts: a 16 kHz mono 16-bit PCM WAV file. */
 export interface PcmAudio {
-  /** Path of a headerless s16le file, for engines that read files (pocketsphinx, whisper). */
-  pcmPath: string;
-  /** Path of the same audio as a 16 kHz mono WAV file. */
   wavPath: string;
-  sampleRate: 16000;
   durationSeconds: number;
 }
 
@@ -38,8 +37,6 @@ export interface EngineResult {
   /** The model that actually ran. */
   model: string | null;
 }
-
-export type EngineName = 'whisper' | 'openai' | 'sphinx';
 
 export interface TranscriptionEngine {
   readonly name: EngineName;

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -11,30 +12,28 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
-import { AuthService } from './auth/service.js';
 import { authRoutes } from './auth/routes.js';
-import { ChatService } from './chat/service.js';
 import { chatRoutes } from './chat/routes.js';
 import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
 import { registerErrorHandling } from './http/error-handler.js';
-import { RecordingService } from './recordings/service.js';
 import { recordingRoutes } from './recordings/routes.js';
-import { TranscriptionService } from './transcription/service.js';
 import { transcriptionRoutes } from './transcription/routes.js';
+import { jobRoutes } from './jobs/routes.js';
+import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
   config: Config;
   database: Database;
   logger?: FastifyServerOptions['logger'];
+  overrides?: RuntimeOverrides;
 }
 
-export interface Services {
-  auth: AuthService;
-  recordings: RecordingService;
-  transcriptions: TranscriptionService;
-  chat: ChatService;
+declare module 'fastify' {
+  interface FastifyInstance {
+    runtime: Runtime;
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,17 +42,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 function requestId(request: IncomingMessage): string {
   const given = request.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-export function createServices(deps: Pick<AppDeps, 'config' | 'database'>): Services {
-  const { db } = deps.database;
-  const transcriptions = new TranscriptionService(db);
-  return {
-    auth: new AuthService(db, deps.config),
-    transcriptions,
-    recordings: new RecordingService(db, transcriptions),
-    chat: new ChatService(db, transcriptions),
-  };
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -68,7 +56,11 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const services = createServices(deps);
+  const runtime = createRuntime(config, database, app.log, deps.overrides);
+  const { services } = runtime;
+  app.decorate('runtime', runtime);
+  // Running jobs get the shutdown window to finish; the rest resume on the next start.
+  app.addHook('onClose', () => runtime.queue.stop(config.shutdownTimeoutMs / 2));
 
   app.addHook('onRequest', async (request, reply) => {
     request.auth = null;
@@ -89,6 +81,9 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(rateLimit, { global: true, max: config.rateLimitMax, timeWindow: '1 minute' });
   await app.register(formbody, { bodyLimit: config.maxFileSize });
+  await app.register(multipart, {
+    limits: { fileSize: config.maxFileSize, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -152,9 +147,11 @@ export async function buildApp(deps: AppDeps) {
           prefix: '/audio',
           recordings: services.recordings,
           maxUploadBytes: config.maxFileSize,
+          intake: runtime.intake,
         });
         await scope.register(transcriptionRoutes, { prefix: '/audio', transcriptions: services.transcriptions });
         await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat });
+        await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs });
       });
     },
     { prefix: '/api/v1' },

@@ -45,6 +45,7 @@ export interface Config {
   ffmpegPath: string | null;
   stt: SttConfig;
   workerConcurrency: number;
+  jobAttempts: number;
 }
 
 export type StorageConfig =
@@ -267,6 +268,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     ffmpegPath: read.optional('FFMPEG_PATH'),
     stt: readStt(read, dataDir, openaiApiKey),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 1, 1, 64),
+    jobAttempts: read.int('JOB_ATTEMPTS', 3, 1, 20),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -1,5 +1,6 @@
 import {
   bigint,
+  boolean,
   customType,
   doublePrecision,
   index,
@@ -99,6 +100,10 @@ export const transcriptions = pgTable('transcriptions', {
   createdAt: createdAt(),
   startedAt: timestamp('started_at', { withTimezone: true }),
   completedAt: timestamp('completed_at', { withTimezone: true }),
+  jobId: uuid('job_id'),
+  prompt: text('prompt'),
+  wordTimestamps: boolean('word_timestamps').notNull().default(false),
+  errorCode: text('error_code'),
 });
 
 export interface WordTiming {
@@ -162,6 +167,31 @@ export const chatMessages = pgTable('chat_messages', {
   createdAt: createdAt(),
 });
 
+export const jobs = pgTable('jobs', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),
+  payloadVersion: integer('payload_version').notNull().default(1),
+  payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+  status: text('status').notNull(),
+  progress: integer('progress').notNull().default(0),
+  result: jsonb('result').$type<Record<string, unknown>>(),
+  error: text('error'),
+  errorCode: text('error_code'),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull().default(3),
+  runAfter: timestamp('run_after', { withTimezone: true }).notNull().defaultNow(),
+  lockedBy: text('locked_by'),
+  lockedUntil: timestamp('locked_until', { withTimezone: true }),
+  cancelRequested: boolean('cancel_requested').notNull().default(false),
+  createdAt: createdAt(),
+  startedAt: timestamp('started_at', { withTimezone: true }),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+  updatedAt: updatedAt(),
+});
+
 export const schema = {
   users,
   refreshTokens,
@@ -171,6 +201,7 @@ export const schema = {
   transcriptSegments,
   chatSessions,
   chatMessages,
+  jobs,
 };
 
 /** Every table a user owns rows in; each has RLS enabled and forced (see migrations). */
@@ -183,4 +214,5 @@ export const USER_OWNED_TABLES = [
   'transcript_segments',
   'chat_sessions',
   'chat_messages',
+  'jobs',
 ] as const;

@@ -1,9 +1,13 @@
+import type {} from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
-import { Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
+import type { AudioIntakeOptions } from './audio-intake.js';
+import { readAudioForm } from './audio-form.js';
+import { parseRange } from './range.js';
+import { AudioUploadForm, Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
 import type { RecordingService } from './service.js';
 
 const tags = ['recordings'];
@@ -11,12 +15,13 @@ const tags = ['recordings'];
 export interface RecordingRoutesOptions {
   recordings: RecordingService;
   maxUploadBytes: number;
+  intake: AudioIntakeOptions;
 }
 
 /** The seed's /api/v1/audio routes; mounted inside an authenticated scope. */
 export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> = async (
   app,
-  { recordings, maxUploadBytes },
+  { recordings, maxUploadBytes, intake },
 ) => {
   app.post(
     '/upload',
@@ -24,16 +29,67 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
       bodyLimit: maxUploadBytes,
       schema: {
         tags,
-        summary: 'Upload a transcript as text',
+        summary: 'Upload audio, or a transcript as text',
         description:
-          'JSON or application/x-www-form-urlencoded with `title`, `original_text`, `language`, `source`. ' +
-          'Creates a recording and a completed transcription split into sentence segments.',
-        consumes: ['application/json', 'application/x-www-form-urlencoded'],
-        body: TextUploadBody,
+          'multipart/form-data with a `file` part (and optional `title`, `language`, `source`) stores audio: its ' +
+          'type is decided by its content, it must decode, and it may be at most MAX_FILE_SIZE bytes. ' +
+          'JSON or application/x-www-form-urlencoded with `title`, `original_text`, `language`, `source` stores a ' +
+          'transcript you already have, as a completed transcription split into sentence segments.',
+        body: {
+          content: {
+            'multipart/form-data': { schema: AudioUploadForm },
+            'application/json': { schema: TextUploadBody },
+            'application/x-www-form-urlencoded': { schema: TextUploadBody },
+          },
+        },
         response: { 201: RecordingWithTranscription, ...problemResponses(400, 401, 413, 415, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await recordings.createTextEntry(userIdOf(request), request.body)),
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      if (!request.isMultipart()) {
+        const body = request.body as Static<typeof TextUploadBody>;
+        return reply.code(201).send(await recordings.createTextEntry(userId, body));
+      }
+      const { audio, fields, filename } = await readAudioForm(request, intake);
+      const recording = await recordings.createAudioEntry(userId, audio, fields, filename);
+      return reply.code(201).send({ ...recording, transcription: null });
+    },
+  );
+
+  app.get(
+    '/:id/file',
+    {
+      schema: {
+        tags,
+        summary: 'The original audio file (supports Range requests)',
+        params: IdParams,
+        response: {
+          200: { description: 'The whole file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
+          206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
+          ...problemResponses(401, 404, 409, 416, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const file = await recordings.audioFile(userIdOf(request), request.params.id);
+      const range = parseRange(request.headers.range, file.size);
+      const blob = await recordings.readAudio(file.key, range);
+      void reply
+        .type(file.mimeType)
+        .header('accept-ranges', 'bytes')
+        .header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(file.title)}`);
+      if (range) {
+        void reply
+          .code(206)
+          .header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`)
+          .header('content-length', range.end - range.start + 1);
+      } else {
+        void reply.header('content-length', blob.size);
+      }
+      // The documented 200/206 bodies are binary; the type provider can only express that as a string.
+      return reply.send(blob.stream as unknown as string);
+    },
   );
 
   app.get(

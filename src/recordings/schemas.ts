@@ -32,5 +32,19 @@ export const Recording = Type.Object({
 
 export const RecordingWithTranscription = Type.Object({
   ...Recording.properties,
-  transcription: Transcription,
+  transcription: Type.Union([Transcription, Type.Null()], {
+    description: 'The transcript of a text upload; null for audio until you transcribe it',
+  }),
+});
+
+/** Documentation of the multipart form; the fields are checked by hand as the stream is read. */
+export const AudioUploadForm = Type.Unsafe<unknown>({
+  type: ['object', 'null'],
+  required: ['file'],
+  properties: {
+    file: { type: 'string', format: 'binary', description: 'The audio (wav, mp3, m4a, ogg/opus, webm, flac)' },
+    title: { type: 'string', maxLength: 500, description: "Defaults to the file's name" },
+    language: { type: 'string', description: 'BCP 47 tag of the spoken language, if known' },
+    source: { type: 'string', maxLength: 64, default: 'upload' },
+  },
 });

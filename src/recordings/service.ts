@@ -5,7 +5,9 @@ import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { recordings } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
-import { errors } from '../http/errors.js';
+import { AppError, errors } from '../http/errors.js';
+import type { BlobRange, BlobStore } from '../storage/blob-store.js';
+import { storeAudio, titleFromFilename, type ReceivedAudio } from './audio-intake.js';
 import { toPage } from '../http/pagination.js';
 import type { TranscriptionService } from '../transcription/service.js';
 import type { Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
@@ -30,11 +32,70 @@ export function toRecordingView(row: RecordingRow): RecordingView {
   };
 }
 
+export interface AudioFields {
+  title?: string;
+  language?: string;
+  source?: string;
+}
+
 export class RecordingService {
   constructor(
     private readonly db: AppDatabase,
     private readonly transcriptions: TranscriptionService,
+    private readonly blobs: BlobStore,
   ) {}
+
+  /**
+   * Stores a received audio file and its recording row. The blob is written first and removed
+   * again if the row cannot be, so a failure leaves neither behind.
+   */
+  async createAudioEntry(userId: string, audio: ReceivedAudio, fields: AudioFields, filename: string | undefined) {
+    const id = newId();
+    const key = `recordings/${userId}/${id}.${audio.type.extension}`;
+    await storeAudio(this.blobs, key, audio);
+    try {
+      const row = await withUser(this.db, userId, async (tx) => {
+        const [created] = await tx
+          .insert(recordings)
+          .values({
+            id,
+            userId,
+            title: fields.title?.trim() || titleFromFilename(filename),
+            language: fields.language ?? null,
+            source: fields.source ?? 'upload',
+            kind: 'audio',
+            blobKey: key,
+            mimeType: audio.type.mime,
+            sizeBytes: audio.size,
+            durationSeconds: audio.durationSeconds,
+            sha256: audio.sha256,
+          })
+          .returning();
+        return created!;
+      });
+      return toRecordingView(row);
+    } catch (error) {
+      await this.blobs.delete(key).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Where a recording's original audio is, for streaming it back. */
+  async audioFile(userId: string, id: string): Promise<{ key: string; size: number; mimeType: string; title: string }> {
+    const row = await withUser(this.db, userId, async (tx) => {
+      const [found] = await tx.select().from(recordings).where(eq(recordings.id, id));
+      return found;
+    });
+    if (!row) throw errors.notFound('Recording');
+    if (!row.blobKey) {
+      throw new AppError('recording_has_no_audio', 'This recording was uploaded as text; it has no audio file');
+    }
+    return { key: row.blobKey, size: row.sizeBytes, mimeType: row.mimeType ?? 'application/octet-stream', title: row.title };
+  }
+
+  readAudio(key: string, range?: BlobRange) {
+    return this.blobs.get(key, range);
+  }
 
   /** The seed's text path: the user already has the transcript, so it is stored completed. */
   createTextEntry(
@@ -90,11 +151,16 @@ export class RecordingService {
     return toRecordingView(row);
   }
 
-  /** Deletes the recording; its transcriptions and segments go with it (ON DELETE CASCADE). */
+  /**
+   * Deletes the recording; its transcriptions and segments go with it (ON DELETE CASCADE), and its
+   * blob after the row is gone (a blob without a row is garbage; a row without its blob is broken).
+   */
   async delete(userId: string, id: string): Promise<void> {
     const deleted = await withUser(this.db, userId, (tx) =>
-      tx.delete(recordings).where(eq(recordings.id, id)).returning({ id: recordings.id }),
+      tx.delete(recordings).where(eq(recordings.id, id)).returning({ id: recordings.id, blobKey: recordings.blobKey }),
     );
     if (deleted.length === 0) throw errors.notFound('Recording');
+    const key = deleted[0]!.blobKey;
+    if (key) await this.blobs.delete(key);
   }
 }

@@ -1,28 +1,90 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams } from '../http/schemas.js';
-import { Transcription, TranscriptionParams } from './schemas.js';
+import { sendTranscription } from './render.js';
+import {
+  FormatQuery,
+  TranscribeAccepted,
+  TranscribeBody,
+  TranscribeQuery,
+  Transcription,
+  TranscriptionParams,
+} from './schemas.js';
 import type { TranscriptionService } from './service.js';
 
 const tags = ['transcriptions'];
+
+const FORMATS_DOC =
+  '`format`: json (default, this API\'s shape), text, srt, vtt, or verbose_json (OpenAI\'s shape: task, language, duration, text, segments[], words[]).';
+
+const renderedResponses = {
+  200: {
+    description: 'The transcription in the asked format',
+    content: {
+      'application/json': { schema: Transcription },
+      'text/plain': { schema: Type.String() },
+      'application/x-subrip': { schema: Type.String() },
+      'text/vtt': { schema: Type.String() },
+    },
+  },
+  ...problemResponses(401, 404, 409, 422),
+};
 
 /** Mounted under /api/v1/audio inside an authenticated scope. */
 export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: TranscriptionService }> = async (
   app,
   { transcriptions },
 ) => {
+  app.post(
+    '/:id/transcribe',
+    {
+      schema: {
+        tags,
+        summary: 'Transcribe a recording in the background',
+        description:
+          '202 with the queued transcription and its job id. With `?wait=N` (≤ 300 s) the answer is 200 with the ' +
+          'finished transcription when it completes in time (still 202 otherwise).',
+        params: IdParams,
+        querystring: TranscribeQuery,
+        body: Type.Union([TranscribeBody, Type.Null()]),
+        response: { 200: Transcription, 202: TranscribeAccepted, ...problemResponses(401, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      const body = request.body ?? {};
+      const queued = await transcriptions.request(userId, request.params.id, {
+        ...body,
+        word_timestamps: body.word_timestamps ?? false,
+      });
+      const current = await transcriptions.waitFor(userId, queued, request.query.wait);
+      if (request.query.wait > 0 && ['completed', 'failed', 'cancelled'].includes(current.status)) {
+        return reply.code(200).send(current);
+      }
+      return reply.code(202).send({ transcription: current, job_id: queued.job_id! });
+    },
+  );
+
   app.get(
     '/:id/transcription',
     {
       schema: {
         tags,
-        summary: "A recording's latest transcription, with its segments",
+        summary: "A recording's latest transcription",
+        description: FORMATS_DOC,
         params: IdParams,
-        response: { 200: Transcription, ...problemResponses(401, 404, 422) },
+        querystring: FormatQuery,
+        response: renderedResponses,
       },
     },
-    async (request) => transcriptions.latestForRecording(userIdOf(request), request.params.id),
+    async (request, reply) =>
+      sendTranscription(
+        reply,
+        await transcriptions.latestForRecording(userIdOf(request), request.params.id),
+        request.query.format,
+      ),
   );
 
   app.get(
@@ -30,11 +92,18 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
     {
       schema: {
         tags,
-        summary: 'A transcription by id, with its segments',
+        summary: 'A transcription by id',
+        description: FORMATS_DOC,
         params: TranscriptionParams,
-        response: { 200: Transcription, ...problemResponses(401, 404, 422) },
+        querystring: FormatQuery,
+        response: renderedResponses,
       },
     },
-    async (request) => transcriptions.get(userIdOf(request), request.params.transcription_id),
+    async (request, reply) =>
+      sendTranscription(
+        reply,
+        await transcriptions.get(userIdOf(request), request.params.transcription_id),
+        request.query.format,
+      ),
   );
 };

@@ -36,6 +36,8 @@ export const Transcription = Type.Object({
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   text: Nullable(Type.String()),
   error: Nullable(Type.String()),
+  error_code: Nullable(Type.String()),
+  job_id: Nullable(Type.String({ format: 'uuid', description: 'The background job; poll GET /api/v1/jobs/{id}' })),
   duration_seconds: Nullable(Type.Number()),
   created_at: Type.String({ format: 'date-time' }),
   started_at: Nullable(Type.String({ format: 'date-time' })),
@@ -44,3 +46,38 @@ export const Transcription = Type.Object({
 });
 
 export const TranscriptionParams = Type.Object({ transcription_id: Type.String({ format: 'uuid' }) });
+
+export const TranscribeBody = Type.Object({
+  engine: Type.Optional(
+    Type.Union([Type.Literal('whisper'), Type.Literal('openai'), Type.Literal('sphinx')], {
+      description: 'Defaults to STT_ENGINE',
+    }),
+  ),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The engine's model; defaults to its configured one" })),
+  language: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$', maxLength: 35, description: 'Omit to detect it' }),
+  ),
+  prompt: Type.Optional(Type.String({ maxLength: 4000 })),
+  word_timestamps: Type.Optional(Type.Boolean({ description: 'Word-level times where the engine has them (default false)' })),
+});
+
+export const TranscribeQuery = Type.Object({
+  wait: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 0,
+    description: 'Seconds to wait for the result; 200 with the transcript when it finishes in time',
+  }),
+});
+
+export const TranscribeAccepted = Type.Object({
+  transcription: Transcription,
+  job_id: Type.String({ format: 'uuid' }),
+});
+
+export const FormatQuery = Type.Object({
+  format: Type.Union(
+    [Type.Literal('json'), Type.Literal('text'), Type.Literal('srt'), Type.Literal('vtt'), Type.Literal('verbose_json')],
+    { default: 'json' },
+  ),
+});

@@ -4,7 +4,10 @@ import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { recordings, transcriptSegments, transcriptions } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
-import { errors } from '../http/errors.js';
+import { AppError, errors } from '../http/errors.js';
+import type { EngineName, SttConfig } from '../config.js';
+import type { JobQueue } from '../jobs/queue.js';
+import type { JobService } from '../jobs/service.js';
 import type { Transcription } from './schemas.js';
 import { splitSentences } from './sentences.js';
 
@@ -23,6 +26,8 @@ export function toTranscriptionView(row: TranscriptionRow, segments: SegmentRow[
     progress: row.progress,
     text: row.text,
     error: row.error,
+    error_code: row.errorCode,
+    job_id: row.jobId,
     duration_seconds: row.durationSeconds,
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,
@@ -39,8 +44,90 @@ export function toTranscriptionView(row: TranscriptionRow, segments: SegmentRow[
   };
 }
 
+export interface TranscriptionRequest {
+  engine?: EngineName;
+  model?: string;
+  language?: string;
+  prompt?: string;
+  word_timestamps: boolean;
+}
+
+export interface TranscriptionRuntime {
+  queue: JobQueue;
+  jobs: JobService;
+  stt: SttConfig;
+  maxAttempts: number;
+}
+
 export class TranscriptionService {
-  constructor(private readonly db: AppDatabase) {}
+  constructor(
+    private readonly db: AppDatabase,
+    private readonly runtime: TranscriptionRuntime,
+  ) {}
+
+  /** Queues a transcription of a recording's audio; the job row commits with it. */
+  async request(userId: string, recordingId: string, input: TranscriptionRequest): Promise<TranscriptionView> {
+    const engine = input.engine ?? this.runtime.stt.defaultEngine;
+    this.checkRequest(engine, input.language);
+    const view = await withUser(this.db, userId, async (tx) => {
+      const [recording] = await tx.select().from(recordings).where(eq(recordings.id, recordingId));
+      if (!recording) throw errors.notFound('Recording');
+      if (!recording.blobKey) {
+        throw new AppError('recording_has_no_audio', 'This recording was uploaded as text; there is no audio to transcribe');
+      }
+      const jobId = newId();
+      const [row] = await tx
+        .insert(transcriptions)
+        .values({
+          id: newId(),
+          userId,
+          recordingId,
+          engine,
+          model: input.model ?? null,
+          language: input.language ?? null,
+          prompt: input.prompt ?? null,
+          wordTimestamps: input.word_timestamps,
+          status: 'queued',
+          jobId: null,
+        })
+        .returning();
+      await this.runtime.queue.enqueue(tx, {
+        id: jobId,
+        userId,
+        type: 'transcription',
+        payloadVersion: 1,
+        payload: { transcription_id: row!.id },
+        maxAttempts: this.runtime.maxAttempts,
+      });
+      const [linked] = await tx.update(transcriptions).set({ jobId }).where(eq(transcriptions.id, row!.id)).returning();
+      return toTranscriptionView(linked!, []);
+    });
+    this.runtime.queue.wake();
+    return view;
+  }
+
+  /** Waits up to `seconds` for a queued transcription to finish; returns its state either way. */
+  async waitFor(userId: string, view: TranscriptionView, seconds: number): Promise<TranscriptionView> {
+    if (seconds <= 0 || !view.job_id) return view;
+    await this.runtime.jobs.waitUntilSettled(userId, view.job_id, seconds * 1000);
+    return this.get(userId, view.id);
+  }
+
+  /** What can be refused before anything is stored. */
+  private checkRequest(engine: EngineName, language: string | undefined): void {
+    if (engine === 'sphinx' && language && !/^en(-|$)/i.test(language)) {
+      throw new AppError(
+        'language_not_supported',
+        `The sphinx engine only understands English; "${language}" needs the whisper or openai engine`,
+      );
+    }
+    if (engine === 'openai' && !this.runtime.stt.openai.apiKey && !this.runtime.stt.openai.baseUrl) {
+      throw new AppError(
+        'engine_not_configured',
+        'The openai engine needs STT_API_KEY (or OPENAI_API_KEY) or STT_BASE_URL to be set',
+      );
+    }
+  }
 
   /**
    * A transcript the user already has as text: stored completed, one segment per sentence.

@@ -2,6 +2,7 @@ import { after, before, describe } from 'node:test';
 import { buildApp, type App } from '../../src/app.js';
 import type { Config, Env } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
+import type { RuntimeOverrides } from '../../src/runtime.js';
 import { testConfig } from './config.js';
 import { createTestDatabase, DB_KINDS, skipReason, type DbKind } from './databases.js';
 
@@ -13,11 +14,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(kind: DbKind, env: Env = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  overrides?: RuntimeOverrides;
+  /** Start the job workers (off by default: most suites never queue work). */
+  startQueue?: boolean;
+}
+
+export async function startTestApp(kind: DbKind, env: Env = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(env);
   const testDb = await createTestDatabase(kind);
-  const app = await buildApp({ config, database: testDb.database });
+  const app = await buildApp({
+    config,
+    database: testDb.database,
+    overrides: { queue: { pollMs: 100, leaseMs: 5_000 }, ...options.overrides },
+  });
   await app.ready();
+  if (options.startQueue) await app.runtime.queue.start();
   return {
     app,
     config,
@@ -38,12 +50,13 @@ export function describeEachDatabase(
   name: string,
   body: (ctx: () => TestApp, kind: DbKind) => void,
   env: Env = {},
+  options: TestAppOptions = {},
 ): void {
   for (const kind of DB_KINDS) {
     describe(`${name} [${kind}]`, { skip: skipReason(kind) }, () => {
       let current: TestApp | undefined;
       before(async () => {
-        current = await startTestApp(kind, env);
+        current = await startTestApp(kind, env, options);
       });
       after(async () => {
         await current?.close();

@@ -14,6 +14,8 @@ export function testConfig(overrides: Env = {}): Config {
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'transcribo-test-')),
       RATE_LIMIT_MAX: '100000',
       AUTH_RATE_LIMIT_MAX: '100000',
+      // The one engine that runs offline with a real model on every test machine.
+      STT_ENGINE: 'sphinx',
       ...overrides,
     },
     { persistSecret: false },

@@ -56,7 +56,7 @@ interface Owner {
 }
 
 /** One row in every user-owned table, made through the API as the application makes them. */
-async function seedOwner(app: App, label: string): Promise<Owner> {
+async function seedOwner(app: App, db: AppDatabase, label: string): Promise<Owner> {
   const user = await registerUser(app, label); // users + refresh_tokens
   const entry = await createTextEntry(app, user, { title: `${label}'s notes` }); // recordings, transcriptions, transcript_segments
   const session = await createSession(app, user, { transcription_id: entry.transcription.id }); // chat_sessions
@@ -74,6 +74,10 @@ async function seedOwner(app: App, label: string): Promise<Owner> {
     payload: { name: `${label}'s key` },
   });
   assert.equal(key.statusCode, 201, key.body); // api_keys
+  await asSystem(db, 'test: a job as the queue would store it', (tx) =>
+    tx.execute(sql`insert into jobs (id, user_id, type, payload, status)
+                   values (${newId()}, ${user.userId}, 'transcription', '{}'::jsonb, 'completed')`),
+  ); // jobs
   return {
     user,
     recordingId: entry.id,
@@ -110,6 +114,9 @@ function insertFor(table: Table, owner: Owner): ReturnType<typeof sql> {
     case 'chat_messages':
       return sql`insert into chat_messages (id, user_id, session_id, role, content)
                  values (${id}, ${userId}, ${owner.sessionId}, 'user', 'planted')`;
+    case 'jobs':
+      return sql`insert into jobs (id, user_id, type, payload, status)
+                 values (${id}, ${userId}, 'transcription', '{}'::jsonb, 'queued')`;
   }
 }
 
@@ -123,6 +130,7 @@ const TOUCH: Record<Table, string> = {
   transcript_segments: `text = 'hijacked'`,
   chat_sessions: `title = 'hijacked'`,
   chat_messages: `content = 'hijacked'`,
+  jobs: `error = 'hijacked'`,
 };
 
 /** Every row of `table` owned by `userId`, seen past RLS. */
@@ -142,8 +150,8 @@ describeEachDatabase('row-level security under the request role', (ctx) => {
 
   before(async () => {
     const { app } = ctx();
-    a = await seedOwner(app, 'alice');
-    b = await seedOwner(app, 'bob');
+    a = await seedOwner(app, ctx().database.db, 'alice');
+    b = await seedOwner(app, ctx().database.db, 'bob');
   });
 
   test('precondition: both users have rows in every user-owned table', async () => {

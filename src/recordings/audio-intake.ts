@@ -1,0 +1,140 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AudioDecodeError, decodeToWav } from '../audio/decode.js';
+import { isAllowedAudioType, sniffAudio, SNIFF_BYTES, type SniffedAudio } from '../audio/sniff.js';
+import { AppError } from '../http/errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+/** A received file, checked and measured, in a temp file until it is stored. */
+export interface ReceivedAudio {
+  tempPath: string;
+  size: number;
+  sha256: string;
+  type: SniffedAudio;
+  durationSeconds: number;
+}
+
+export interface AudioIntakeOptions {
+  allowedTypes: readonly string[];
+  ffmpeg: () => Promise<string>;
+  tempDir?: string;
+}
+
+/**
+ * Counts, hashes and sniffs bytes as they pass, so the file is never held in memory; stops the
+ * stream with 415 as soon as the first bytes show it is not an allowed audio type.
+ */
+class Inspector extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  sniffed: SniffedAudio | null = null;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private decided = false;
+
+  constructor(private readonly allowed: readonly string[]) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    if (this.decided) {
+      callback(null, chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headBytes < SNIFF_BYTES) {
+      callback();
+      return;
+    }
+    this.decide()
+      .then(() => callback(null, Buffer.concat(this.head.splice(0))))
+      .catch((error: unknown) => callback(error as Error));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.decided || this.headBytes === 0) {
+      callback();
+      return;
+    }
+    this.decide()
+      .then(() => callback(null, Buffer.concat(this.head.splice(0))))
+      .catch((error: unknown) => callback(error as Error));
+  }
+
+  private async decide(): Promise<void> {
+    this.decided = true;
+    this.sniffed = await sniffAudio(Buffer.concat(this.head));
+    if (!this.sniffed) {
+      throw new AppError('unsupported_media_type', 'The file is not audio (its content was checked, not its name)');
+    }
+    if (!isAllowedAudioType(this.sniffed.mime, this.allowed)) {
+      throw new AppError('unsupported_media_type', `Audio of type ${this.sniffed.mime} is not accepted here`);
+    }
+  }
+}
+
+export function uploadTempDir(options: Pick<AudioIntakeOptions, 'tempDir'>): string {
+  return options.tempDir ?? path.join(tmpdir(), 'transcribo-uploads');
+}
+
+/**
+ * Streams an uploaded file to a temp file, checking its type from its magic bytes and decoding it
+ * once to prove it is audio and to measure it. Every failure removes what was written.
+ */
+export async function receiveAudio(source: Readable, options: AudioIntakeOptions): Promise<ReceivedAudio> {
+  const dir = uploadTempDir(options);
+  await mkdir(dir, { recursive: true });
+  const tempPath = path.join(dir, `${randomUUID()}.upload`);
+  const inspector = new Inspector(options.allowedTypes);
+  try {
+    await pipeline(source, inspector, createWriteStream(tempPath));
+    if (inspector.size === 0) throw new AppError('bad_request', 'The file is empty');
+    const type = inspector.sniffed!;
+    const decoded = await decodeToWav(await options.ffmpeg(), tempPath, dir).catch((error: unknown) => {
+      if (error instanceof AudioDecodeError) {
+        throw new AppError('validation_failed', `The audio cannot be decoded: ${error.reason}`, [
+          { field: 'file', message: error.reason },
+        ]);
+      }
+      throw error;
+    });
+    await rm(decoded.wavPath, { force: true });
+    return {
+      tempPath,
+      size: inspector.size,
+      sha256: inspector.hash.digest('hex'),
+      type,
+      durationSeconds: decoded.durationSeconds,
+    };
+  } catch (error) {
+    // Drain the rest of the request so the client gets our answer instead of a reset connection.
+    source.resume();
+    await rm(tempPath, { force: true });
+    throw error;
+  }
+}
+
+/** Moves a received file into the blob store; the temp file is removed either way. */
+export async function storeAudio(store: BlobStore, key: string, audio: ReceivedAudio): Promise<void> {
+  try {
+    await store.put(key, createReadStream(audio.tempPath), { contentType: audio.type.mime });
+  } finally {
+    await rm(audio.tempPath, { force: true });
+  }
+}
+
+/** Path separators and control characters never reach a title; the name is only a default label. */
+export function titleFromFilename(filename: string | undefined): string {
+  const base = (filename ?? '').split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 500);
+  return clean === '' || clean === '.' || clean === '..' ? 'Untitled recording' : clean;
+}

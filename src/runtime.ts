@@ -1,0 +1,84 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { resolveFfmpeg } from './audio/ffmpeg.js';
+import { AuthService } from './auth/service.js';
+import { ChatService } from './chat/service.js';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import { InlineJobQueue } from './jobs/inline-queue.js';
+import type { JobQueue } from './jobs/queue.js';
+import { JobRegistry } from './jobs/registry.js';
+import { JobService } from './jobs/service.js';
+import type { AudioIntakeOptions } from './recordings/audio-intake.js';
+import { RecordingService } from './recordings/service.js';
+import type { BlobStore } from './storage/blob-store.js';
+import { createBlobStore } from './storage/index.js';
+import { createEngines, type EngineSet } from './transcription/engines/index.js';
+import { TranscriptionJob } from './transcription/job.js';
+import { TranscriptionService } from './transcription/service.js';
+
+export interface Services {
+  auth: AuthService;
+  recordings: RecordingService;
+  transcriptions: TranscriptionService;
+  chat: ChatService;
+  jobs: JobService;
+}
+
+/** What a test may replace; everything else is built from the config. */
+export interface RuntimeOverrides {
+  blobStore?: BlobStore;
+  engines?: EngineSet;
+  queue?: { leaseMs?: number; pollMs?: number };
+}
+
+export interface Runtime {
+  services: Services;
+  blobStore: BlobStore;
+  engines: EngineSet;
+  queue: JobQueue;
+  intake: AudioIntakeOptions;
+}
+
+/** Builds every provider and service once, from the validated config. */
+export function createRuntime(
+  config: Config,
+  database: Database,
+  log: FastifyBaseLogger,
+  overrides: RuntimeOverrides = {},
+): Runtime {
+  const { db } = database;
+  const blobStore = overrides.blobStore ?? createBlobStore(config.storage);
+  const engines = overrides.engines ?? createEngines(config.stt, log);
+  const ffmpeg = () => resolveFfmpeg(config.ffmpegPath);
+  const registry = new JobRegistry([
+    new TranscriptionJob({ db, blobStore, engines, ffmpeg, maxAttempts: config.jobAttempts }),
+  ]);
+  const queue = new InlineJobQueue({
+    db,
+    registry,
+    concurrency: config.workerConcurrency,
+    log,
+    soleWorker: database.kind === 'pglite',
+    ...overrides.queue,
+  });
+  const jobs = new JobService(db, queue);
+  const transcriptions = new TranscriptionService(db, {
+    queue,
+    jobs,
+    stt: config.stt,
+    maxAttempts: config.jobAttempts,
+  });
+  return {
+    blobStore,
+    engines,
+    queue,
+    intake: { allowedTypes: config.allowedAudioTypes, ffmpeg },
+    services: {
+      auth: new AuthService(db, config),
+      transcriptions,
+      recordings: new RecordingService(db, transcriptions, blobStore),
+      chat: new ChatService(db, transcriptions),
+      jobs,
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/** Subtitle and text renderings of a transcript, shaped like OpenAI's response formats. */
+
+export interface FormatSegment {
+  start: number | null;
+  end: number | null;
+  text: string;
+  words?: { word: string; start: number; end: number }[] | null;
+}
+
+export interface FormatInput {
+  text: string;
+  language: string | null;
+  duration: number | null;
+  segments: FormatSegment[];
+}
+
+export const OUTPUT_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const CONTENT_TYPES: Record<Exclude<OutputFormat, 'json' | 'verbose_json'>, string> = {
+  text: 'text/plain; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
+  vtt: 'text/vtt; charset=utf-8',
+};
+
+/** Subtitles need times; a transcript uploaded as text has none. */
+export function hasTimes(input: FormatInput): boolean {
+  return input.segments.length > 0 && input.segments.every((s) => s.start !== null && s.end !== null);
+}
+
+function clock(seconds: number, separator: ',' | '.'): string {
+  const totalMs = Math.max(0, Math.round(seconds * 1000));
+  const ms = totalMs % 1000;
+  const s = Math.floor(totalMs / 1000) % 60;
+  const m = Math.floor(totalMs / 60_000) % 60;
+  const h = Math.floor(totalMs / 3_600_000);
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(h)}:${pad(m)}:${pad(s)}${separator}${pad(ms, 3)}`;
+}
+
+/** Subtitle cues must not contain blank lines: they end a cue. */
+function cueText(text: string): string {
+  return text.trim().replace(/\n\s*\n/g, '\n');
+}
+
+export function toSrt(input: FormatInput): string {
+  return input.segments
+    .map((s, i) => `${i + 1}\n${clock(s.start ?? 0, ',')} --> ${clock(s.end ?? 0, ',')}\n${cueText(s.text)}\n`)
+    .join('\n');
+}
+
+export function toVtt(input: FormatInput): string {
+  const cues = input.segments.map(
+    (s) => `${clock(s.start ?? 0, '.')} --> ${clock(s.end ?? 0, '.')}\n${cueText(s.text).replace(/-->/g, '->')}\n`,
+  );
+  return `WEBVTT\n\n${cues.join('\n')}`;
+}
+
+export function toText(input: FormatInput): string {
+  return `${input.text.trim()}\n`;
+}
+
+/** OpenAI names the language in English ("spanish"); we store ISO codes. */
+export function languageName(code: string | null): string {
+  if (!code) return 'unknown';
+  try {
+    return (new Intl.DisplayNames(['en'], { type: 'language' }).of(code) ?? code).toLowerCase();
+  } catch {
+    return code;
+  }
+}
+
+export function toVerboseJson(input: FormatInput, task: 'transcribe' | 'translate' = 'transcribe') {
+  const words = input.segments.flatMap((s) => s.words ?? []);
+  return {
+    task,
+    language: languageName(input.language),
+    duration: input.duration ?? Math.max(0, ...input.segments.map((s) => s.end ?? 0)),
+    text: input.text,
+    segments: input.segments.map((s, id) => ({
+      id,
+      seek: 0,
+      start: s.start ?? 0,
+      end: s.end ?? 0,
+      text: s.text,
+      tokens: [] as number[],
+      temperature: 0,
+      avg_logprob: 0,
+      compression_ratio: 0,
+      no_speech_prob: 0,
+    })),
+    words: words.map((w) => ({ word: w.word, start: w.start, end: w.end })),
+  };
+}

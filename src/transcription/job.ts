@@ -1,0 +1,168 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { eq, sql } from 'drizzle-orm';
+import type { EngineName } from '../config.js';
+import type { AppDatabase, Tx } from '../db/client.js';
+import { newId } from '../db/ids.js';
+import { recordings, transcriptions } from '../db/schema.js';
+import { asSystem } from '../db/scope.js';
+import { decodeToWav } from '../audio/decode.js';
+import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '../jobs/types.js';
+import { PermanentJobError } from '../jobs/types.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { EngineResult } from './engines/engine.js';
+import type { EngineSet } from './engines/index.js';
+import { insertSegments } from './service.js';
+
+export interface TranscriptionPayload {
+  transcriptionId: string;
+}
+
+export interface TranscriptionJobDeps {
+  db: AppDatabase;
+  blobStore: BlobStore;
+  engines: EngineSet;
+  ffmpeg: () => Promise<string>;
+  maxAttempts: number;
+  tempDir?: string;
+}
+
+/** Share of the progress bar spent fetching and decoding before the engine starts. */
+const DECODE_SHARE = 5;
+
+/** Runs one transcription: fetch the blob, decode it, run the engine, store segments once. */
+export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
+  readonly type = 'transcription' as const;
+  readonly version = 1;
+  readonly maxAttempts: number;
+
+  constructor(private readonly deps: TranscriptionJobDeps) {
+    this.maxAttempts = deps.maxAttempts;
+  }
+
+  parse(payload: Record<string, unknown>): TranscriptionPayload {
+    const id = payload.transcription_id;
+    if (typeof id !== 'string') throw new PermanentJobError('The job names no transcription', 'invalid_payload');
+    return { transcriptionId: id };
+  }
+
+  async run(context: JobContext<TranscriptionPayload>): Promise<JobSuccess> {
+    const { payload, signal } = context;
+    const progress = (percent: number) => context.progress(percent);
+    const { db } = this.deps;
+    const target = await asSystem(db, 'a worker loads the transcription it runs', async (tx) => {
+      const [row] = await tx
+        .select({ transcription: transcriptions, blobKey: recordings.blobKey })
+        .from(transcriptions)
+        .innerJoin(recordings, eq(recordings.id, transcriptions.recordingId))
+        .where(eq(transcriptions.id, payload.transcriptionId));
+      if (!row) return null;
+      await tx
+        .update(transcriptions)
+        .set({ status: 'processing', startedAt: sql`coalesce(${transcriptions.startedAt}, now())`, error: null })
+        .where(eq(transcriptions.id, payload.transcriptionId));
+      return row;
+    });
+    if (!target) throw new PermanentJobError('The recording was deleted before it was transcribed', 'recording_deleted');
+    if (!target.blobKey) throw new PermanentJobError('The recording has no audio', 'recording_has_no_audio');
+    const t = target.transcription;
+    const engine = this.deps.engines.get(t.engine as EngineName);
+
+    const work = await mkdtemp(path.join(this.deps.tempDir ?? tmpdir(), 'transcribo-job-'));
+    try {
+      const source = path.join(work, 'source');
+      const blob = await this.deps.blobStore.get(target.blobKey);
+      await pipeline(blob.stream, createWriteStream(source), { signal });
+      progress(2);
+      await mkdir(work, { recursive: true });
+      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal });
+      progress(DECODE_SHARE);
+      const result = await engine.transcribe(audio, {
+        language: t.language ?? undefined,
+        prompt: t.prompt ?? undefined,
+        wordTimestamps: t.wordTimestamps,
+        model: t.model ?? undefined,
+        signal,
+        onProgress: (percent) => progress(DECODE_SHARE + (percent * (99 - DECODE_SHARE)) / 100),
+      });
+      return {
+        result: { transcription_id: t.id, recording_id: t.recordingId },
+        commit: (tx) => this.store(tx, t.id, t.userId, t.recordingId, result),
+      };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Replaces whatever an earlier attempt may have left, so the result is written exactly once. */
+  private async store(tx: Tx, transcriptionId: string, userId: string, recordingId: string, result: EngineResult) {
+    await tx.execute(sql`delete from transcript_segments where transcription_id = ${transcriptionId}`);
+    const segments = result.segments.filter((s) => s.text.trim() !== '');
+    await insertSegments(
+      tx,
+      segments.map((s, index) => ({
+        id: newId(),
+        userId,
+        transcriptionId,
+        index,
+        start: s.start,
+        end: s.end,
+        text: s.text.trim(),
+        words: s.words ?? null,
+      })),
+    );
+    await tx
+      .update(transcriptions)
+      .set({
+        status: 'completed',
+        progress: 100,
+        text: segments.map((s) => s.text.trim()).join(' '),
+        language: result.language,
+        model: result.model,
+        durationSeconds: result.duration,
+        error: null,
+        errorCode: null,
+        completedAt: new Date(),
+      })
+      .where(eq(transcriptions.id, transcriptionId));
+    await tx
+      .update(recordings)
+      .set({ durationSeconds: sql`coalesce(${recordings.durationSeconds}, ${result.duration})` })
+      .where(eq(recordings.id, recordingId));
+  }
+
+  async onProgress(tx: Tx, job: JobRow, percent: number): Promise<void> {
+    const { transcriptionId } = this.parse(job.payload);
+    await tx
+      .update(transcriptions)
+      .set({ progress: percent })
+      .where(sql`${transcriptions.id} = ${transcriptionId} and ${transcriptions.status} = 'processing'`);
+  }
+
+  async onSettled(tx: Tx, job: JobRow, settlement: JobSettlement): Promise<void> {
+    const { transcriptionId } = this.parse(job.payload);
+    switch (settlement.status) {
+      case 'failed':
+        await tx
+          .update(transcriptions)
+          .set({ status: 'failed', error: settlement.error, errorCode: settlement.code, completedAt: new Date() })
+          .where(eq(transcriptions.id, transcriptionId));
+        return;
+      case 'cancelled':
+        await tx
+          .update(transcriptions)
+          .set({ status: 'cancelled', completedAt: new Date() })
+          .where(eq(transcriptions.id, transcriptionId));
+        return;
+      case 'retrying':
+        await tx
+          .update(transcriptions)
+          .set({ status: 'queued', error: `Attempt ${settlement.attempt} failed (${settlement.error}); retrying` })
+          .where(eq(transcriptions.id, transcriptionId));
+        return;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { FastifyReply } from 'fastify';
+import { AppError } from '../http/errors.js';
+import { CONTENT_TYPES, hasTimes, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from './formats.js';
+import type { TranscriptionView } from './service.js';
+
+function formatInput(view: TranscriptionView): FormatInput {
+  return {
+    text: view.text ?? '',
+    language: view.language,
+    duration: view.duration_seconds,
+    segments: view.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, words: s.words })),
+  };
+}
+
+/** Sends a transcription in the asked format: our JSON, or OpenAI's text/subtitle/verbose shapes. */
+export function sendTranscription(reply: FastifyReply, view: TranscriptionView, format: OutputFormat): FastifyReply {
+  if (format === 'json') return reply.send(view);
+  if (view.status !== 'completed') {
+    throw new AppError('transcription_not_ready', `The transcription is ${view.status}; only completed ones render as ${format}`);
+  }
+  const input = formatInput(view);
+  if (format !== 'text' && !hasTimes(input)) {
+    throw new AppError('timestamps_unavailable', `This transcript has no timestamps (it was uploaded as text), so it cannot render as ${format}`);
+  }
+  switch (format) {
+    case 'text':
+      return reply.type(CONTENT_TYPES.text).send(toText(input));
+    case 'srt':
+      return reply.type(CONTENT_TYPES.srt).send(toSrt(input));
+    case 'vtt':
+      return reply.type(CONTENT_TYPES.vtt).send(toVtt(input));
+    case 'verbose_json':
+      // A string with a JSON content type is sent as it is, past the route's JSON schema.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(toVerboseJson(input)));
+  }
+}

@@ -20,6 +20,7 @@ import { registerErrorHandling } from './http/error-handler.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
 import { jobRoutes } from './jobs/routes.js';
+import { openAICompatRoutes } from './openai-compat/routes.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
 
@@ -156,6 +157,17 @@ export async function buildApp(deps: AppDeps) {
     },
     { prefix: '/api/v1' },
   );
+
+  await app.register(openAICompatRoutes, {
+    prefix: '/v1',
+    auth: services.auth,
+    recordings: services.recordings,
+    transcriptions: services.transcriptions,
+    jobs: services.jobs,
+    intake: runtime.intake,
+    stt: config.stt,
+    maxUploadBytes: config.maxFileSize,
+  });
 
   return app;
 }

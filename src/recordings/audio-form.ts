@@ -6,19 +6,27 @@ import { receiveAudio, type AudioIntakeOptions, type ReceivedAudio } from './aud
 import type { AudioFields } from './service.js';
 
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
-const FIELDS = ['title', 'language', 'source'] as const;
+const UPLOAD_FIELDS = ['title', 'language', 'source'] as const;
+
+export interface AudioForm {
+  audio: ReceivedAudio;
+  /** Every text field, each with all its values (OpenAI's `timestamp_granularities[]` repeats). */
+  fields: Map<string, string[]>;
+  filename: string | undefined;
+}
+
+export function isLanguageTag(value: string): boolean {
+  return value.length <= 35 && LANGUAGE.test(value);
+}
 
 /**
- * Reads a multipart upload part by part: the file streams to disk as it arrives (fields may come
- * before or after it), then the fields are checked like a JSON body would be.
+ * Reads a multipart form part by part: the file streams to disk as it arrives (text fields may
+ * come before or after it). On any failure the received file is removed.
  */
-export async function readAudioForm(
-  request: FastifyRequest,
-  intake: AudioIntakeOptions,
-): Promise<{ audio: ReceivedAudio; fields: AudioFields; filename: string | undefined }> {
+export async function readAudioParts(request: FastifyRequest, intake: AudioIntakeOptions): Promise<AudioForm> {
   let audio: ReceivedAudio | undefined;
   let filename: string | undefined;
-  const fields: Record<string, string> = {};
+  const fields = new Map<string, string[]>();
   try {
     for await (const part of request.parts()) {
       if (part.type === 'file') {
@@ -31,36 +39,57 @@ export async function readAudioForm(
         filename = part.filename;
         audio = await receiveAudio(part.file, intake);
       } else if (typeof part.value === 'string') {
-        fields[part.fieldname] = part.value;
+        fields.set(part.fieldname, [...(fields.get(part.fieldname) ?? []), part.value]);
       }
     }
     if (!audio) {
       throw new AppError('validation_failed', 'The form has no file part', [{ field: 'file', message: 'is required' }]);
     }
-    return { audio, fields: checkFields(fields), filename };
+    return { audio, fields, filename };
   } catch (error) {
     if (audio) await rm(audio.tempPath, { force: true });
     throw error;
   }
 }
 
-function checkFields(raw: Record<string, string>): AudioFields {
+export function invalidForm(problems: FieldError[]): AppError {
+  return new AppError(
+    'validation_failed',
+    `Invalid form: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
+    problems,
+  );
+}
+
+/** Our upload form: the fields of the text path, checked like a JSON body would be. */
+export async function readAudioForm(
+  request: FastifyRequest,
+  intake: AudioIntakeOptions,
+): Promise<{ audio: ReceivedAudio; fields: AudioFields; filename: string | undefined }> {
+  const form = await readAudioParts(request, intake);
+  try {
+    return { audio: form.audio, fields: checkUploadFields(form.fields), filename: form.filename };
+  } catch (error) {
+    await rm(form.audio.tempPath, { force: true });
+    throw error;
+  }
+}
+
+function checkUploadFields(raw: Map<string, string[]>): AudioFields {
   const problems: FieldError[] = [];
-  const title = raw.title?.trim();
+  const one = (name: string) => raw.get(name)?.at(-1)?.trim();
+  const title = one('title');
   if (title !== undefined && (title === '' || title.length > 500)) {
     problems.push({ field: 'title', message: 'must be 1 to 500 characters, not blank' });
   }
-  const language = raw.language?.trim() || undefined;
-  if (language !== undefined && (!LANGUAGE.test(language) || language.length > 35)) {
+  const language = one('language') || undefined;
+  if (language !== undefined && !isLanguageTag(language)) {
     problems.push({ field: 'language', message: 'must be a BCP 47 language tag such as "es" or "en-US"' });
   }
-  const source = raw.source?.trim() || undefined;
+  const source = one('source') || undefined;
   if (source !== undefined && source.length > 64) problems.push({ field: 'source', message: 'must be at most 64 characters' });
-  for (const name of Object.keys(raw)) {
-    if (!(FIELDS as readonly string[]).includes(name)) problems.push({ field: name, message: 'is not a known field' });
+  for (const name of raw.keys()) {
+    if (!(UPLOAD_FIELDS as readonly string[]).includes(name)) problems.push({ field: name, message: 'is not a known field' });
   }
-  if (problems.length > 0) {
-    throw new AppError('validation_failed', `Invalid form: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
-  }
+  if (problems.length > 0) throw invalidForm(problems);
   return { title: title || undefined, language, source };
 }

@@ -1,0 +1,217 @@
+import { rm } from 'node:fs/promises';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { SttConfig } from '../config.js';
+import { requireAuth, userIdOf } from '../http/auth-plugin.js';
+import type { FieldError } from '../http/errors.js';
+import type { AuthService } from '../auth/service.js';
+import type { JobService } from '../jobs/service.js';
+import type { AudioIntakeOptions } from '../recordings/audio-intake.js';
+import { invalidForm, isLanguageTag, readAudioParts } from '../recordings/audio-form.js';
+import type { RecordingService } from '../recordings/service.js';
+import { CONTENT_TYPES, OUTPUT_FORMATS, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from '../transcription/formats.js';
+import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
+import { openAIError, useOpenAIErrors } from './errors.js';
+import { chooseModel, listedModels, type ModelChoice } from './models.js';
+
+export interface OpenAICompatOptions {
+  auth: AuthService;
+  recordings: RecordingService;
+  transcriptions: TranscriptionService;
+  jobs: JobService;
+  intake: AudioIntakeOptions;
+  stt: SttConfig;
+  maxUploadBytes: number;
+}
+
+/** Longest a synchronous OpenAI-style request waits for its transcript. */
+const WAIT_SECONDS = 600;
+
+const tags = ['openai-compatible'];
+
+const OpenAIErrorSchema = Type.Object({
+  error: Type.Object({
+    message: Type.String(),
+    type: Type.String(),
+    param: Type.Union([Type.String(), Type.Null()]),
+    code: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+interface Request {
+  choice: ModelChoice;
+  language?: string;
+  prompt?: string;
+  format: OutputFormat;
+  granularities: Set<string>;
+}
+
+function checkFields(fields: Map<string, string[]>, stt: SttConfig): Request {
+  const problems: FieldError[] = [];
+  const one = (name: string) => fields.get(name)?.at(-1)?.trim();
+  const modelName = one('model');
+  const choice = modelName ? chooseModel(modelName, stt) : null;
+  if (!modelName) problems.push({ field: 'model', message: 'is required' });
+  else if (!choice) problems.push({ field: 'model', message: `"${modelName}" is not a model here; see GET /v1/models` });
+  const format = (one('response_format') || 'json') as OutputFormat;
+  if (!OUTPUT_FORMATS.includes(format)) {
+    problems.push({ field: 'response_format', message: `must be one of ${OUTPUT_FORMATS.join(', ')}` });
+  }
+  const language = one('language') || undefined;
+  if (language !== undefined && !isLanguageTag(language)) {
+    problems.push({ field: 'language', message: 'must be an ISO-639-1 code such as "en"' });
+  }
+  const temperature = one('temperature');
+  if (temperature !== undefined && temperature !== '' && !(Number(temperature) >= 0 && Number(temperature) <= 1)) {
+    problems.push({ field: 'temperature', message: 'must be between 0 and 1' });
+  }
+  const granularities = new Set([...(fields.get('timestamp_granularities[]') ?? []), ...(fields.get('timestamp_granularities') ?? [])]);
+  for (const g of granularities) {
+    if (g !== 'word' && g !== 'segment') problems.push({ field: 'timestamp_granularities[]', message: 'must be word or segment' });
+  }
+  if (problems.length > 0) throw invalidForm(problems);
+  return { choice: choice!, language, prompt: one('prompt') || undefined, format, granularities };
+}
+
+function render(view: TranscriptionView, request: Request): { type?: string; body: string | ({ text: string } & Record<string, unknown>) } {
+  const input: FormatInput = {
+    text: view.text ?? '',
+    language: view.language,
+    duration: view.duration_seconds,
+    segments: view.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, words: s.words })),
+  };
+  switch (request.format) {
+    case 'json':
+      return { body: { text: input.text } };
+    case 'text':
+      return { type: CONTENT_TYPES.text, body: toText(input) };
+    case 'srt':
+      return { type: CONTENT_TYPES.srt, body: toSrt(input) };
+    case 'vtt':
+      return { type: CONTENT_TYPES.vtt, body: toVtt(input) };
+    case 'verbose_json': {
+      const verbose = toVerboseJson(input);
+      const words = request.granularities.has('word');
+      const segments = request.granularities.size === 0 || request.granularities.has('segment');
+      return {
+        body: {
+          task: verbose.task,
+          language: verbose.language,
+          duration: verbose.duration,
+          text: verbose.text,
+          ...(segments ? { segments: verbose.segments } : {}),
+          ...(words ? { words: verbose.words } : {}),
+        },
+      };
+    }
+  }
+}
+
+/** `POST /v1/audio/transcriptions` and `GET /v1/models`, as OpenAI's SDKs call them. */
+export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = async (app, options) => {
+  useOpenAIErrors(app);
+  requireAuth(app, options.auth);
+
+  app.get(
+    '/models',
+    {
+      schema: {
+        tags,
+        summary: 'Speech models this server answers to',
+        response: {
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(
+              Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() }),
+            ),
+          }),
+          401: OpenAIErrorSchema,
+        },
+      },
+    },
+    async () => ({
+      object: 'list' as const,
+      data: listedModels(options.stt).map((id) => ({ id, object: 'model' as const, created: 0, owned_by: 'transcribo' })),
+    }),
+  );
+
+  app.post(
+    '/audio/transcriptions',
+    {
+      bodyLimit: options.maxUploadBytes,
+      schema: {
+        tags,
+        summary: 'Transcribe audio (OpenAI-compatible)',
+        description:
+          'multipart/form-data with `file`, `model` (whisper-1 means the default engine; also sphinx, whisper, ' +
+          'whisper-<model>, openai/<model>), `language`, `prompt`, `response_format` (json, text, srt, vtt, ' +
+          'verbose_json), `temperature`, `timestamp_granularities[]`. The audio is kept as a recording of the ' +
+          'caller (source "api"). Errors use OpenAI\'s `{error: {message, type, param, code}}` shape.',
+        consumes: ['multipart/form-data'],
+        response: {
+          200: {
+            description: 'The transcript in the asked response_format',
+            content: {
+              'application/json': { schema: Type.Object({ text: Type.String() }, { additionalProperties: true }) },
+              'text/plain': { schema: Type.String() },
+            },
+          },
+          400: OpenAIErrorSchema,
+          401: OpenAIErrorSchema,
+          413: OpenAIErrorSchema,
+          500: OpenAIErrorSchema,
+          504: OpenAIErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      if (!request.isMultipart()) {
+        return reply.code(400).send(openAIError(400, 'Send multipart/form-data with a file part', 'invalid_request'));
+      }
+      let view: TranscriptionView;
+      const form = await readAudioParts(request, options.intake);
+      let fields: Request;
+      try {
+        fields = checkFields(form.fields, options.stt);
+      } catch (error) {
+        await rm(form.audio.tempPath, { force: true });
+        throw error;
+      }
+      const recording = await options.recordings.createAudioEntry(
+        userId,
+        form.audio,
+        { language: fields.language, source: 'api' },
+        form.filename,
+      );
+      const queued = await options.transcriptions.request(userId, recording.id, {
+        engine: fields.choice.engine,
+        model: fields.choice.model,
+        language: fields.language,
+        prompt: fields.prompt,
+        word_timestamps: fields.granularities.has('word'),
+      });
+      // A client that hangs up does not want the work any more.
+      const abandon = () => {
+        if (queued.job_id) void options.jobs.cancel(userId, queued.job_id).catch(() => undefined);
+      };
+      request.raw.once('close', abandon);
+      try {
+        view = await options.transcriptions.waitFor(userId, queued, WAIT_SECONDS);
+      } finally {
+        request.raw.off('close', abandon);
+      }
+      if (view.status === 'failed') {
+        const permanent = !['internal_error', 'provider_unavailable', 'engine_failed', 'worker_lost'].includes(view.error_code ?? '');
+        const status = permanent ? 400 : 500;
+        return reply.code(status).send(openAIError(status, view.error ?? 'The transcription failed', view.error_code));
+      }
+      if (view.status !== 'completed') {
+        return reply.code(504).send(openAIError(504, `The transcription is still ${view.status}; poll GET /api/v1/audio/transcription/${view.id}`, 'timeout'));
+      }
+      const out = render(view, fields);
+      if (out.type) void reply.type(out.type);
+      return reply.send(out.body);
+    },
+  );
+};

@@ -139,7 +139,10 @@ export async function buildApp(deps: AppDeps) {
         prefix: '/health',
         version: VERSION,
         startedAt,
-        checks: [{ name: 'database', check: () => database.ping() }],
+        checks: [
+          { name: 'database', check: () => database.ping() },
+          { name: 'storage', check: () => runtime.blobStore.ping() },
+        ],
       });
       await api.register(authRoutes, { prefix: '/auth', auth: services.auth, rateLimitMax: config.authRateLimitMax });
       await api.register(async (scope) => {

@@ -3,167 +3,31 @@
  * restarts on the same DATA_DIR, and the migrate command against a real PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { POSTGRES_ADMIN_URL, postgresProblem, skipReason } from '../helpers/databases.js';
+import {
+  ROOT,
+  SERVER_JS,
+  call,
+  freePort,
+  spawnChild,
+  startServer,
+  stopServer,
+  tempDir,
+  waitForExit,
+  type RunningServer,
+} from '../helpers/server-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
 const MIGRATE_TS = path.join(ROOT, 'src', 'cli', 'migrate.ts');
 const PKG_VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-const START_TIMEOUT_MS = 30_000;
-const EXIT_TIMEOUT_MS = 15_000;
-
-// ---------------------------------------------------------------------------------------------
-// Temp dirs and child processes, all cleaned up whatever happens.
-
-const tempDirs: string[] = [];
-function tempDir(label: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `transcribo-e2e-${label}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Child {
-  proc: ChildProcess;
-  exited: Promise<Exit>;
-  output(): string;
-  stderr(): string;
-}
-
-/** Spawns with a minimal environment: PATH, HOME and what the caller gives, nothing else inherited. */
-function spawnChild(args: string[], env: Record<string, string>, cwd: string): Child {
-  const proc = spawn(process.execPath, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  let out = '';
-  let err = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<Exit>((resolve) => {
-    proc.once('exit', (code, signal) => {
-      children.delete(proc);
-      resolve({ code, signal });
-    });
-  });
-  return { proc, exited, output: () => `--- stdout\n${out}\n--- stderr\n${err}`, stderr: () => err };
-}
-
-async function waitForExit(child: Child, ms = EXIT_TIMEOUT_MS): Promise<Exit> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  const result = await Promise.race([child.exited, timeout]);
-  clearTimeout(timer);
-  if (result === 'timeout') {
-    child.proc.kill('SIGKILL');
-    assert.fail(`process did not exit within ${ms} ms\n${child.output()}`);
-  }
-  return result;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The built server.
-
-interface RunningServer extends Child {
-  base: string;
-  dataDir: string;
-}
-
-async function startServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawnChild(
-    [SERVER_JS],
-    { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extraEnv },
-    // A cwd with no .env, so only the environment above configures the server.
-    tempDir('cwd'),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  let exit: Exit | undefined;
-  void child.exited.then((e) => (exit = e));
-  while (Date.now() < deadline) {
-    if (exit) assert.fail(`server exited early (${JSON.stringify(exit)})\n${child.output()}`);
-    try {
-      const res = await fetch(`${base}/api/v1/health/liveness`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) {
-        assert.deepEqual(await res.json(), { status: 'alive' });
-        return { ...child, base, dataDir };
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  child.proc.kill('SIGKILL');
-  assert.fail(`server did not answer /api/v1/health/liveness within ${START_TIMEOUT_MS} ms\n${child.output()}`);
-}
-
-async function stopServer(server: RunningServer): Promise<Exit> {
-  server.proc.kill('SIGTERM');
-  return waitForExit(server);
-}
-
-async function call(
-  server: RunningServer,
-  method: string,
-  url: string,
-  options: { token?: string; body?: unknown } = {},
-) {
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.base}${url}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  // JSON replies are read loosely, as light-my-request's res.json() is in the other tests.
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 /**
  * POSTs a large upload over a real connection in a way that is provably in flight: the headers go

@@ -12,6 +12,7 @@ import type { AudioIntakeOptions } from './recordings/audio-intake.js';
 import { RecordingService } from './recordings/service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/index.js';
+import { LocalBlobStore } from './storage/local.js';
 import { createEngines, type EngineSet } from './transcription/engines/index.js';
 import { TranscriptionJob } from './transcription/job.js';
 import { TranscriptionService } from './transcription/service.js';
@@ -72,7 +73,12 @@ export function createRuntime(
     blobStore,
     engines,
     queue,
-    intake: { allowedTypes: config.allowedAudioTypes, ffmpeg },
+    intake: {
+      allowedTypes: config.allowedAudioTypes,
+      ffmpeg,
+      // Staged next to the blobs, an upload is stored by a rename rather than a second copy.
+      tempDir: blobStore instanceof LocalBlobStore ? blobStore.stagingDir() : undefined,
+    },
     services: {
       auth: new AuthService(db, config),
       transcriptions,

@@ -73,6 +73,31 @@ export async function decodeToWav(
   }
 }
 
+/**
+ * Proves a file decodes and measures it without writing the decoded audio anywhere: ffmpeg
+ * streams 16 kHz mono PCM to a pipe and only its length is kept. Same errors as decodeToWav.
+ */
+export async function measureAudio(
+  ffmpeg: string,
+  inputPath: string,
+  { signal }: { signal?: AbortSignal } = {},
+): Promise<{ durationSeconds: number }> {
+  const input = path.resolve(inputPath);
+  if (!(await stat(input)).isFile()) throw new Error(`${inputPath} is not a file`);
+  let bytes = 0;
+  try {
+    await runFfmpeg(
+      ffmpeg,
+      ['-i', `file:${input}`, '-vn', '-sn', '-dn', '-ac', '1', '-ar', String(DECODED_SAMPLE_RATE), '-f', 's16le', 'pipe:1'],
+      { signal, onStdout: (chunk) => (bytes += chunk.length) },
+    );
+  } catch (error) {
+    throw asDecodeError(error);
+  }
+  if (bytes < 2) throw new AudioDecodeError(NO_AUDIO);
+  return { durationSeconds: (bytes - (bytes % 2)) / BYTES_PER_SECOND };
+}
+
 function asDecodeError(error: unknown): unknown {
   if (!(error instanceof FfmpegError) || error.exitCode === null) return error;
   if (/does not contain any stream/i.test(error.stderr)) return new AudioDecodeError(NO_AUDIO, { cause: error });

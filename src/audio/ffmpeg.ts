@@ -136,6 +136,8 @@ function describe(error: unknown): string {
 export interface RunFfmpegOptions {
   /** Aborting kills ffmpeg (SIGKILL); the promise rejects with the abort reason once it has exited. */
   signal?: AbortSignal;
+  /** Receives ffmpeg's stdout (for `pipe:1` outputs); without it stdout is discarded. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface FfmpegResult {
@@ -164,7 +166,7 @@ export class FfmpegError extends Error {
 export function runFfmpeg(
   ffmpeg: string,
   args: readonly string[],
-  { signal }: RunFfmpegOptions = {},
+  { signal, onStdout }: RunFfmpegOptions = {},
 ): Promise<FfmpegResult> {
   return new Promise<FfmpegResult>((resolve, reject) => {
     if (signal?.aborted) {
@@ -172,9 +174,10 @@ export function runFfmpeg(
       return;
     }
     const child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'],
       windowsHide: true,
     });
+    if (onStdout) child.stdout?.on('data', onStdout);
     let stderr = '';
     let settled = false;
     let aborted = false;
@@ -192,8 +195,8 @@ export function runFfmpeg(
       outcome();
     };
 
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
       stderr += chunk;
       if (stderr.length > 2 * MAX_STDERR_CHARS) stderr = stderr.slice(-MAX_STDERR_CHARS);
     });

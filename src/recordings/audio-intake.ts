@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AudioDecodeError, decodeToWav } from '../audio/decode.js';
+import { AudioDecodeError, measureAudio } from '../audio/decode.js';
 import { isAllowedAudioType, sniffAudio, SNIFF_BYTES, type SniffedAudio } from '../audio/sniff.js';
 import { AppError } from '../http/errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -98,7 +98,7 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
     await pipeline(source, inspector, createWriteStream(tempPath));
     if (inspector.size === 0) throw new AppError('bad_request', 'The file is empty');
     const type = inspector.sniffed!;
-    const decoded = await decodeToWav(await options.ffmpeg(), tempPath, dir).catch((error: unknown) => {
+    const decoded = await measureAudio(await options.ffmpeg(), tempPath).catch((error: unknown) => {
       if (error instanceof AudioDecodeError) {
         throw new AppError('validation_failed', `The audio cannot be decoded: ${error.reason}`, [
           { field: 'file', message: error.reason },
@@ -106,7 +106,6 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
       }
       throw error;
     });
-    await rm(decoded.wavPath, { force: true });
     return {
       tempPath,
       size: inspector.size,
@@ -125,7 +124,8 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
 /** Moves a received file into the blob store; the temp file is removed either way. */
 export async function storeAudio(store: BlobStore, key: string, audio: ReceivedAudio): Promise<void> {
   try {
-    await store.put(key, createReadStream(audio.tempPath), { contentType: audio.type.mime });
+    if (store.putFile) await store.putFile(key, audio.tempPath);
+    else await store.put(key, createReadStream(audio.tempPath), { contentType: audio.type.mime });
   } finally {
     await rm(audio.tempPath, { force: true });
   }

@@ -31,6 +31,11 @@ export interface BlobStore {
    * the body's error.
    */
   put(key: string, body: Readable, options?: { contentType?: string; signal?: AbortSignal }): Promise<StoredBlob>;
+  /**
+   * Moves a finished local file into the store (the file is gone afterwards, stored or not).
+   * Optional: the local store renames instead of copying; callers fall back to put().
+   */
+  putFile?(key: string, file: string): Promise<StoredBlob>;
   /** Rejects with BlobNotFoundError when absent. */
   get(key: string, range?: BlobRange): Promise<BlobReadResult>;
   /** Size of the blob, or null when absent. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -84,6 +85,37 @@ export class LocalBlobStore implements BlobStore {
         await rm(tmp, { force: true }).catch(() => {});
       }
     }
+  }
+
+  /** A rename when the file is on the same filesystem (an upload's temp file): no second copy. */
+  async putFile(key: string, source: string): Promise<StoredBlob> {
+    const target = this.pathFor(key);
+    await this.prepare();
+    try {
+      const handle = await open(source, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const { size } = await stat(source);
+      await mkdir(path.dirname(target), { recursive: true });
+      try {
+        await renameIntoPlace(source, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        return await this.put(key, createReadStream(source));
+      }
+      await syncDir(path.dirname(target));
+      return { key, size };
+    } finally {
+      await rm(source, { force: true }).catch(() => {});
+    }
+  }
+
+  /** Where uploads should be staged so putFile() can rename them: the same filesystem. */
+  stagingDir(): string {
+    return path.join(this.tmpDir, 'uploads');
   }
 
   async get(key: string, range?: BlobRange): Promise<BlobReadResult> {

@@ -123,6 +123,9 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
   const log = options.log ?? (() => {});
   const fetchImpl = options.fetchImpl ?? fetch;
   let handle: FileHandle | undefined;
+  let received = 0;
+  let expected: number | null = null;
+  let streaming = false;
   try {
     await mkdir(options.modelsDir, { recursive: true });
     log('info', `downloading whisper model ${model.name} (about ${model.approxMiB} MiB) from ${url}`);
@@ -132,13 +135,13 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
       throw new Error(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
     }
     const lengthHeader = response.headers.get('content-length');
-    const expected = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
+    expected = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
 
     handle = await open(part, 'w');
     const hash = createHash('sha1');
     const started = Date.now();
-    let received = 0;
     let lastLogBytes = 0;
+    streaming = true;
     let lastLogAt = started;
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       hash.update(chunk);
@@ -152,6 +155,7 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
         lastLogAt = now;
       }
     }
+    streaming = false;
     if (expected !== null && received !== expected) {
       throw new Error(`the download stopped after ${received} of ${expected} bytes`);
     }
@@ -171,7 +175,10 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
     await handle?.close().catch(() => {});
     await rm(part, { force: true }).catch(() => {});
     if (options.signal?.aborted) throw options.signal.reason as Error;
-    const reason = error instanceof Error ? describeFetchError(error) : String(error);
+    let reason = error instanceof Error ? describeFetchError(error) : String(error);
+    if (streaming) {
+      reason = `the connection failed after ${received}${expected === null ? '' : ` of ${expected}`} bytes (${reason})`;
+    }
     throw new ModelUnavailableError(
       `Could not download whisper model ${model.name} from ${url}: ${reason}. ${howToSupply(model, target, url)}`,
       { cause: error },

@@ -53,9 +53,9 @@ interface TensorSpec {
 
 /** The tensors whisper_model_load expects, in its order, for the given hparams. */
 export function tinyModelTensors(nState: number, nLayer: number, nVocab: number): TensorSpec[] {
-  const f32 = GGML_TYPE_F32;
-  const w = GGML_TYPE_F16; // wtype for ftype 1
-  const v = GGML_TYPE_F16; // conv weights: f16 unless the model is all-f32
+  const f32: TensorType = GGML_TYPE_F32;
+  const w: TensorType = GGML_TYPE_F16; // wtype for ftype 1
+  const v: TensorType = GGML_TYPE_F16; // conv weights: f16 unless the model is all-f32
   const tensors: TensorSpec[] = [
     { name: 'encoder.positional_embedding', ne: [nState, N_AUDIO_CTX], type: f32, init: 'random' },
     { name: 'encoder.conv1.weight', ne: [3, N_MELS, nState], type: v, init: 'random' },
@@ -166,11 +166,19 @@ export function buildTinyModel(options: TinyModelOptions = {}): Buffer {
   // Vocab: the 50256 ordinary tokens plus <|endoftext|>; whisper.cpp names the special ones itself.
   // Token 220 must be a lone space, as in GPT-2's vocabulary: whisper.cpp's blank suppression does
   // `token_to_id.at(" ")`, and the std::out_of_range it throws without one surfaces in whisper.node as
-  // a transcription promise that never settles.
+  // a transcription promise that never settles. Tokens 0–93 are the printable ASCII characters, as in
+  // GPT-2, so any prompt can be tokenised; the rest are made-up words.
   const vocabCount = 50257;
   int32s(vocabCount);
   for (let i = 0; i < vocabCount; i++) {
-    const text = i === SPACE_TOKEN ? ' ' : i === vocabCount - 1 ? '<|endoftext|>' : ` w${i.toString(36)}`;
+    const text =
+      i < 94
+        ? String.fromCharCode(33 + i)
+        : i === SPACE_TOKEN
+          ? ' '
+          : i === vocabCount - 1
+            ? '<|endoftext|>'
+            : ` w${i.toString(36)}`;
     const word = Buffer.from(text, 'utf8');
     int32s(word.length);
     chunks.push(word);
@@ -198,5 +206,33 @@ export function buildTinyModel(options: TinyModelOptions = {}): Buffer {
 
 export function writeTinyModel(path: string, options: TinyModelOptions = {}): string {
   writeFileSync(path, buildTinyModel(options));
+  return path;
+}
+
+/** A 16 kHz (or other rate) mono 16-bit WAV: a gliding tone with a little noise, faded in and out. */
+export function writeTestWav(path: string, seconds: number, sampleRate = 16_000): string {
+  const count = Math.round(seconds * sampleRate);
+  const data = Buffer.alloc(44 + count * 2);
+  data.write('RIFF', 0, 'ascii');
+  data.writeUInt32LE(36 + count * 2, 4);
+  data.write('WAVEfmt ', 8, 'ascii');
+  data.writeUInt32LE(16, 16);
+  data.writeUInt16LE(1, 20); // PCM
+  data.writeUInt16LE(1, 22); // mono
+  data.writeUInt32LE(sampleRate, 24);
+  data.writeUInt32LE(sampleRate * 2, 28);
+  data.writeUInt16LE(2, 32);
+  data.writeUInt16LE(16, 34);
+  data.write('data', 36, 'ascii');
+  data.writeUInt32LE(count * 2, 40);
+  const random = rng(7);
+  for (let i = 0; i < count; i++) {
+    const t = i / sampleRate;
+    const envelope = Math.sin((Math.PI * i) / count);
+    const tone = Math.sin(2 * Math.PI * (220 + 60 * t) * t);
+    const value = 9000 * envelope * tone + 600 * (random() - 0.5);
+    data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(value))), 44 + i * 2);
+  }
+  writeFileSync(path, data);
   return path;
 }

@@ -1,0 +1,553 @@
+/**
+ * Local transcription with whisper.cpp through its prebuilt Node addon (see whisper-native.ts).
+ *
+ * The audio is fed to whisper.cpp in windows of `chunkSeconds` (30 s by default, whisper's own
+ * window) read straight from the WAV file. The addon cannot interrupt a running whisper.cpp call, so
+ * this bounds how long a cancelled transcription keeps the CPU busy to one window's work. At each
+ * cut the last segment, which may have been cut mid-word, is dropped and the next window starts where
+ * it began; the text so far is passed on as the prompt, as whisper.cpp does between its own windows.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { SttConfig } from '../../config.js';
+import { ensureModel, ModelUnavailableError, type LogFn } from '../models/download.js';
+import { resolveModel, UnknownModelError, type ResolvedModel } from '../models/registry.js';
+import {
+  abortError,
+  EngineError,
+  type EngineResult,
+  type EngineSegment,
+  type PcmAudio,
+  type TranscribeOptions,
+  type TranscriptionEngine,
+} from './engine.js';
+import {
+  loadWhisperNative,
+  type LoadedNative,
+  type NativeTranscribeOptions,
+  type NativeTranscribeResult,
+  type NativeWhisperContext,
+} from './whisper-native.js';
+
+/** whisper.cpp's language codes, in token order (index = language id). */
+export const WHISPER_LANGUAGES = [
+  'en', 'zh', 'de', 'es', 'ru', 'ko', 'fr', 'ja', 'pt', 'tr', 'pl', 'ca', 'nl', 'ar', 'sv', 'it', 'id', 'hi',
+  'fi', 'vi', 'he', 'uk', 'el', 'ms', 'cs', 'ro', 'da', 'hu', 'ta', 'no', 'th', 'ur', 'hr', 'bg', 'lt', 'la',
+  'mi', 'ml', 'cy', 'sk', 'te', 'fa', 'lv', 'bn', 'sr', 'az', 'sl', 'kn', 'et', 'mk', 'br', 'eu', 'is', 'hy',
+  'ne', 'mn', 'bs', 'kk', 'sq', 'sw', 'gl', 'mr', 'pa', 'si', 'km', 'sn', 'yo', 'so', 'af', 'oc', 'ka', 'be',
+  'tg', 'sd', 'gu', 'am', 'yi', 'lo', 'uz', 'fo', 'ht', 'ps', 'tk', 'nn', 'mt', 'sa', 'lb', 'my', 'bo', 'tl',
+  'mg', 'as', 'tt', 'haw', 'ln', 'ha', 'ba', 'jw', 'su', 'yue',
+] as const;
+
+const SAMPLE_RATE = 16_000;
+const GGML_FILE_MAGIC = 0x67676d6c;
+/** A segment ending this close to a window's cut may have been cut short. */
+const CUT_MARGIN_SECONDS = 1;
+/** Characters of the preceding text handed to the next window as its prompt (~100 tokens). */
+const PROMPT_CARRY_CHARS = 400;
+/** How long to wait, after the addon's queue has drained, for a stopped job's promise. */
+const STOP_GRACE_MS = 200;
+
+export interface WhisperEngineOptions {
+  log?: LogFn;
+  /** Seconds of audio per whisper.cpp call; 0 sends the whole file at once. */
+  chunkSeconds?: number;
+  fetchImpl?: typeof fetch;
+  /** The addon to use instead of loading it (tests wrap it to observe calls). */
+  native?: LoadedNative;
+}
+
+interface ModelHeader {
+  nVocab: number;
+  nAudioLayer: number;
+  nTextState: number;
+  ftype: number;
+}
+
+interface LoadedModel {
+  context: NativeWhisperContext;
+  path: string;
+  header: ModelHeader;
+  multilingual: boolean;
+  /** Languages the model has tokens for: 99, or 100 for large-v3 (adds yue). */
+  languageCount: number;
+  lock: Lock;
+}
+
+/** Serialises work on one context: the addon's results live in the context between calls. */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+export class WhisperEngine implements TranscriptionEngine {
+  readonly name = 'whisper' as const;
+  private readonly log: LogFn;
+  private readonly chunkSeconds: number;
+  private readonly contexts = new Map<string, Promise<LoadedModel>>();
+  private native: LoadedNative | undefined;
+
+  constructor(
+    private readonly config: SttConfig['whisper'],
+    private readonly options: WhisperEngineOptions = {},
+  ) {
+    this.log = options.log ?? (() => {});
+    this.chunkSeconds = options.chunkSeconds ?? 30;
+    this.native = options.native;
+  }
+
+  async transcribe(audio: PcmAudio, options: TranscribeOptions): Promise<EngineResult> {
+    const { signal } = options;
+    if (signal.aborted) throw abortError(signal);
+
+    const spec = options.model ?? this.config.model;
+    let resolved: ResolvedModel;
+    try {
+      resolved = resolveModel(spec);
+    } catch (error) {
+      if (error instanceof UnknownModelError) throw new EngineError(error.message, 'permanent', 'model_unavailable');
+      throw error;
+    }
+    // A request may name a registered model; only the configuration may point at a file.
+    if (resolved.kind === 'path' && options.model !== undefined && options.model !== this.config.model) {
+      throw new EngineError(
+        `A transcription request cannot name a model file (${options.model}); use a model name such as base`,
+        'permanent',
+        'model_unavailable',
+      );
+    }
+    const modelPath = await this.ensureModelFile(spec, signal);
+    const native = this.loadNative();
+    const model = await this.loadModel(modelPath, native);
+    if (signal.aborted) throw abortError(signal);
+
+    const language = this.checkLanguage(options.language, model, resolved.name);
+    return await model.lock.run(() => this.run(model, audio, options, language, resolved.name));
+  }
+
+  /** Releases every loaded model. Running transcriptions finish their current window first. */
+  async close(): Promise<void> {
+    const loaded = [...this.contexts.values()];
+    this.contexts.clear();
+    for (const pending of loaded) {
+      const model = await pending.catch(() => null);
+      if (model) await model.lock.run(() => model.context.release());
+    }
+  }
+
+  private async ensureModelFile(spec: string, signal: AbortSignal): Promise<string> {
+    try {
+      return await ensureModel(spec, {
+        modelsDir: this.config.modelsDir,
+        baseUrl: this.config.modelBaseUrl,
+        log: this.log,
+        signal,
+        fetchImpl: this.options.fetchImpl,
+      });
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal);
+      if (error instanceof ModelUnavailableError || error instanceof UnknownModelError) {
+        throw new EngineError(error.message, 'permanent', 'model_unavailable', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private loadNative(): LoadedNative {
+    this.native ??= loadWhisperNative(this.config.variant, { log: this.log });
+    return this.native;
+  }
+
+  private loadModel(modelPath: string, native: LoadedNative): Promise<LoadedModel> {
+    let pending = this.contexts.get(modelPath);
+    if (!pending) {
+      pending = this.createContext(modelPath, native);
+      this.contexts.set(modelPath, pending);
+      // A model that failed to load is tried again next time (the file may have been fixed).
+      pending.catch(() => {
+        if (this.contexts.get(modelPath) === pending) this.contexts.delete(modelPath);
+      });
+    }
+    return pending;
+  }
+
+  private async createContext(modelPath: string, native: LoadedNative): Promise<LoadedModel> {
+    const header = await readModelHeader(modelPath);
+    const started = Date.now();
+    let context: NativeWhisperContext;
+    try {
+      // Synchronous: whisper.cpp reads the whole model on this thread.
+      context = new native.module.WhisperContext({ filePath: modelPath, useGpu: native.gpu });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new EngineError(
+        `Could not load the whisper model ${modelPath}: whisper.cpp refused it (${reason}). The file may be ` +
+          'corrupt or truncated, or not a whisper.cpp ggml model; delete it to download a named model again, ' +
+          'or point WHISPER_MODEL at a good file.',
+        'permanent',
+        'model_unavailable',
+        { cause: error },
+      );
+    }
+    this.log('info', `loaded whisper model ${modelPath} in ${Date.now() - started} ms (${native.packageName})`);
+    const multilingual = header.nVocab >= 51865;
+    return {
+      context,
+      path: modelPath,
+      header,
+      multilingual,
+      languageCount: multilingual ? header.nVocab - 51765 - 1 : 1,
+      lock: new Lock(),
+    };
+  }
+
+  /** The whisper code to request, or null to detect it. */
+  private checkLanguage(requested: string | undefined, model: LoadedModel, modelName: string): string | null {
+    if (requested === undefined || requested.trim() === '') return model.multilingual ? null : 'en';
+    const primary = requested.trim().toLowerCase().split(/[-_]/)[0]!;
+    const code = primary === 'jv' ? 'jw' : primary; // whisper's Javanese is "jw"
+    const index = (WHISPER_LANGUAGES as readonly string[]).indexOf(code);
+    if (index < 0 || index >= model.languageCount) {
+      const why = model.multilingual
+        ? `the whisper model ${modelName} does not know the language "${requested}"`
+        : `the whisper model ${modelName} is English-only; choose a multilingual model (one without .en) ` +
+          `to transcribe "${requested}"`;
+      throw new EngineError(why, 'permanent', 'language_not_supported');
+    }
+    return code;
+  }
+
+  private async run(
+    model: LoadedModel,
+    audio: PcmAudio,
+    options: TranscribeOptions,
+    fixedLanguage: string | null,
+    modelName: string,
+  ): Promise<EngineResult> {
+    const { signal } = options;
+    const wav = await openWav(audio.wavPath);
+    try {
+      const duration = wav.format ? wav.samples / SAMPLE_RATE : audio.durationSeconds;
+      let language = fixedLanguage;
+      const segments: EngineSegment[] = [];
+      let lastProgress = -1;
+      const progress = (percent: number) => {
+        const rounded = Math.min(100, Math.round(percent * 10) / 10);
+        if (rounded > lastProgress) {
+          lastProgress = rounded;
+          options.onProgress?.(rounded);
+        }
+      };
+      const base: NativeTranscribeOptions = {
+        maxThreads: this.config.threads,
+        tokenTimestamps: options.wordTimestamps,
+      };
+
+      if (!wav.format) {
+        // Not 16 kHz mono 16-bit: whisper.cpp decodes and resamples the file itself, in one call.
+        const result = await runNative(model.context, { file: audio.wavPath }, {
+          ...base,
+          language: language ?? 'auto',
+          prompt: options.prompt,
+          onProgress: progress,
+        }, signal);
+        language ??= result.language ?? null;
+        for (const segment of toSegments(result, 0, duration)) {
+          segments.push(segment);
+          options.onSegment?.(segment);
+        }
+      } else {
+        const chunk = this.chunkSeconds > 0 ? Math.round(this.chunkSeconds * SAMPLE_RATE) : wav.samples;
+        let start = 0;
+        // whisper.cpp skips anything under 100 ms (and would then report a stale language).
+        while (wav.samples - start >= SAMPLE_RATE / 10) {
+          if (signal.aborted) throw abortError(signal);
+          const from = start;
+          const end = Math.min(wav.samples, from + chunk);
+          const last = end >= wav.samples;
+          const pcm = await wav.read(from, end);
+          const startSec = from / SAMPLE_RATE;
+          const endSec = end / SAMPLE_RATE;
+          const result = await runNative(model.context, { pcm }, {
+            ...base,
+            language: language ?? 'auto',
+            prompt: promptFor(options.prompt, segments),
+            onProgress: (p) => progress(((from + ((end - from) * p) / 100) / wav.samples) * 100),
+          }, signal);
+          // Later windows keep the language detected in the first, as whisper.cpp does for a file.
+          language ??= result.language ?? null;
+          const found = toSegments(result, startSec, endSec);
+          let next = end;
+          const tail = found.at(-1);
+          if (!last && tail && tail.end >= endSec - CUT_MARGIN_SECONDS && tail.start > startSec + CUT_MARGIN_SECONDS) {
+            found.pop();
+            next = Math.round(tail.start * SAMPLE_RATE);
+          }
+          for (const segment of found) {
+            segments.push(segment);
+            options.onSegment?.(segment);
+          }
+          start = next;
+          progress((start / wav.samples) * 100);
+        }
+      }
+      progress(100);
+      return {
+        language: fromWhisperLanguage(language),
+        duration,
+        segments,
+        model: modelName,
+      };
+    } finally {
+      await wav.close();
+    }
+  }
+}
+
+function fromWhisperLanguage(code: string | null): string | null {
+  if (!code) return null;
+  return code === 'jw' ? 'jv' : code;
+}
+
+/** The user's prompt, then the end of the text so far (whisper.cpp's own context between windows). */
+function promptFor(userPrompt: string | undefined, segments: EngineSegment[]): string | undefined {
+  let carried = '';
+  for (let i = segments.length - 1; i >= 0 && carried.length < PROMPT_CARRY_CHARS; i--) {
+    carried = `${segments[i]!.text} ${carried}`;
+  }
+  carried = carried.trim();
+  if (carried.length > PROMPT_CARRY_CHARS) {
+    carried = carried.slice(carried.length - PROMPT_CARRY_CHARS).replace(/^\S*\s/, '');
+  }
+  const parts = [userPrompt?.trim(), carried].filter((part): part is string => !!part);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
+/** Native segments (milliseconds within the call) → seconds in the file, clamped to the window. */
+function toSegments(result: NativeTranscribeResult, offsetSec: number, endSec: number): EngineSegment[] {
+  const segments: EngineSegment[] = [];
+  for (const raw of result.segments) {
+    const text = raw.text.trim();
+    if (text === '') continue;
+    const clamp = (ms: number) => Math.min(endSec, Math.max(offsetSec, offsetSec + ms / 1000));
+    const start = clamp(raw.t0);
+    const end = Math.max(start, clamp(raw.t1));
+    segments.push({ start: round3(start), end: round3(end), text });
+  }
+  return segments;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * One whisper.cpp call. On abort it stops the job and waits until the native work has really ended
+ * (see `drained`) before rejecting with the signal's AbortError.
+ */
+async function runNative(
+  context: NativeWhisperContext,
+  input: { pcm: ArrayBuffer } | { file: string },
+  options: NativeTranscribeOptions,
+  signal: AbortSignal,
+): Promise<NativeTranscribeResult> {
+  if (signal.aborted) throw abortError(signal);
+  let job: ReturnType<NativeWhisperContext['transcribeData']>;
+  try {
+    job = 'pcm' in input ? context.transcribeData(input.pcm, options) : context.transcribeFile(input.file, options);
+  } catch (error) {
+    throw engineFailed(error);
+  }
+  const outcome = job.promise.then(
+    (result) => ({ ok: true as const, result }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const first = await Promise.race([outcome, aborted]);
+    if (first === 'aborted') {
+      await job.stop().catch(() => {});
+      // The stopped job's promise never settles in whisper.node 1.1.x; a probe queued behind it on
+      // the context's mutex tells when whisper.cpp has let go of the context.
+      await Promise.race([outcome, drained(context).then(() => delay(STOP_GRACE_MS))]);
+      throw abortError(signal);
+    }
+    if (!first.ok) throw engineFailed(first.error);
+    if (signal.aborted) throw abortError(signal);
+    return first.result;
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Resolves once the context's native mutex has been free: a 10 ms probe (too short for whisper.cpp
+ * to decode, so it returns at once and leaves the detected language alone) can only run after the
+ * job holding the mutex is done. A job that has not reached the mutex yet sees its stop flag there
+ * and does no work.
+ */
+async function drained(context: NativeWhisperContext): Promise<void> {
+  try {
+    await context.transcribeData(new ArrayBuffer(320), { language: 'en', maxThreads: 1 }).promise;
+  } catch {
+    // A released context or a failed probe: nothing of ours is running on it any more.
+  }
+}
+
+function engineFailed(error: unknown): EngineError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const badInput = /failed to load audio|expected arraybuffer|buffer size must be even/i.test(reason);
+  return new EngineError(`whisper.cpp failed: ${reason}`, badInput ? 'permanent' : 'transient', 'engine_failed', {
+    cause: error,
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads and sanity-checks a ggml model's header before whisper.cpp sees it: random bytes or a
+ * truncated download get a clear message instead of native log noise (or, for a file cut inside its
+ * vocabulary, an "empty model for testing" that loads without weights).
+ */
+export async function readModelHeader(modelPath: string): Promise<ModelHeader> {
+  const bad = (why: string) =>
+    new EngineError(
+      `The whisper model ${modelPath} cannot be used: ${why}. The file may be corrupt or truncated, or not a ` +
+        'whisper.cpp ggml model; delete it to download a named model again, or point WHISPER_MODEL at a good file.',
+      'permanent',
+      'model_unavailable',
+    );
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(modelPath, 'r');
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.alloc(48);
+    const { bytesRead } = await handle.read(buffer, 0, 48, 0);
+    if (bytesRead < 48) throw bad(`it is only ${size} bytes long`);
+    if (buffer.readUInt32LE(0) !== GGML_FILE_MAGIC) throw bad('it does not start with the ggml magic number');
+    const values = Array.from({ length: 11 }, (_, i) => buffer.readInt32LE(4 + 4 * i));
+    const [nVocab, nAudioCtx, nAudioState, nAudioHead, nAudioLayer, nTextCtx, nTextState, nTextHead, nTextLayer, nMels] =
+      values as [number, number, number, number, number, number, number, number, number, number];
+    const ftype = values[10]! % 1000;
+    const sane =
+      nVocab >= 51864 && nVocab <= 52000 &&
+      nAudioCtx > 0 && nAudioCtx <= 1500 && nTextCtx > 0 && nTextCtx <= 4096 &&
+      nAudioState > 0 && nAudioState <= 8192 && nAudioState === nTextState &&
+      nAudioHead > 0 && nAudioState % nAudioHead === 0 && nTextHead > 0 && nTextState % nTextHead === 0 &&
+      nAudioLayer > 0 && nAudioLayer <= 128 && nTextLayer > 0 && nTextLayer <= 128 &&
+      nMels > 0 && nMels <= 256 && ftype >= 0 && ftype < 64;
+    if (!sane) throw bad(`its header is not a whisper model's (${values.join(', ')})`);
+    // The token embedding alone is n_vocab × n_state weights of at least half a byte each.
+    const minimum = nVocab * nTextState * 0.5;
+    if (size < minimum) throw bad(`it is ${size} bytes long, too short to hold the model's weights`);
+    return { nVocab, nAudioLayer, nTextState, ftype };
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new EngineError(
+      code === 'ENOENT'
+        ? `The whisper model file ${modelPath} does not exist.`
+        : `The whisper model file ${modelPath} cannot be read: ${(error as Error).message}`,
+      'permanent',
+      'model_unavailable',
+      { cause: error },
+    );
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+interface WavReader {
+  /** Null when the file is not 16 kHz mono 16-bit PCM (whisper.cpp then decodes it itself). */
+  format: { dataOffset: number } | null;
+  samples: number;
+  read(startSample: number, endSample: number): Promise<ArrayBuffer>;
+  close(): Promise<void>;
+}
+
+/** Finds the data chunk of a RIFF/WAVE file without reading the samples into memory. */
+async function openWav(wavPath: string): Promise<WavReader> {
+  let handle: FileHandle;
+  try {
+    handle = await open(wavPath, 'r');
+  } catch (error) {
+    throw new EngineError(
+      `Cannot read the decoded audio ${path.basename(wavPath)}: ${(error as Error).message}`,
+      'transient',
+      'engine_failed',
+      { cause: error },
+    );
+  }
+  const close = () => handle.close().catch(() => {});
+  const unknown: WavReader = {
+    format: null,
+    samples: 0,
+    read: () => Promise.reject(new Error('not a PCM WAV')),
+    close,
+  };
+  try {
+    const fileSize = (await handle.stat()).size;
+    const header = Buffer.alloc(12);
+    await handle.read(header, 0, 12, 0);
+    if (header.toString('ascii', 0, 4) !== 'RIFF' || header.toString('ascii', 8, 12) !== 'WAVE') return unknown;
+    let offset = 12;
+    let pcm16kMono = false;
+    const chunkHeader = Buffer.alloc(8);
+    while (offset + 8 <= fileSize) {
+      await handle.read(chunkHeader, 0, 8, offset);
+      const id = chunkHeader.toString('ascii', 0, 4);
+      let size = chunkHeader.readUInt32LE(4);
+      const body = offset + 8;
+      if (id === 'fmt ') {
+        const fmt = Buffer.alloc(16);
+        await handle.read(fmt, 0, 16, body);
+        const tag = fmt.readUInt16LE(0);
+        pcm16kMono = tag === 1 && fmt.readUInt16LE(2) === 1 && fmt.readUInt32LE(4) === SAMPLE_RATE && fmt.readUInt16LE(14) === 16;
+      } else if (id === 'data') {
+        if (!pcm16kMono) return unknown;
+        // Streaming writers leave the size at 0 or 0xFFFFFFFF: the data runs to the end of the file.
+        if (size === 0 || body + size > fileSize) size = fileSize - body;
+        const samples = Math.floor(size / 2);
+        return {
+          format: { dataOffset: body },
+          samples,
+          close,
+          async read(startSample, endSample) {
+            const bytes = (endSample - startSample) * 2;
+            const out = new ArrayBuffer(bytes);
+            const view = new Uint8Array(out);
+            let done = 0;
+            while (done < bytes) {
+              const { bytesRead } = await handle.read(view, done, bytes - done, body + startSample * 2 + done);
+              if (bytesRead === 0) break;
+              done += bytesRead;
+            }
+            return done === bytes ? out : out.slice(0, done - (done % 2));
+          },
+        };
+      }
+      offset = body + size + (size % 2);
+    }
+    return unknown;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

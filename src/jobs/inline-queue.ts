@@ -141,30 +141,52 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
    * possible worker). A job that already used its last attempt fails instead of looping forever.
    */
   private async reclaim(all: boolean): Promise<void> {
-    const abandoned = await asSystem(this.options.db, 'recover jobs of dead workers', (tx) =>
-      queryRows<RawJob>(
+    // One transaction: the rows stay locked from the check to the update, so a worker that
+    // renews its lease or claims the job meanwhile cannot have it taken from under it.
+    const failed = await asSystem(this.options.db, 'recover jobs of dead workers', async (tx) => {
+      const abandoned = await queryRows<RawJob>(
         tx,
         all
           ? sql`select * from jobs where status = 'running' for update skip locked`
           : sql`select * from jobs where status = 'running' and locked_until < now() for update skip locked`,
-      ),
-    );
-    for (const raw of abandoned) {
-      const job = toJobRow(raw);
-      await asSystem(this.options.db, 'recover a job of a dead worker', async (tx) => {
+      );
+      const lost: string[] = [];
+      for (const raw of abandoned) {
+        const job = toJobRow(raw);
         if (job.attempts >= job.maxAttempts) {
           await this.settle(tx, job, this.options.registry.get(job.type), {
             status: 'failed',
             error: 'The worker running this job stopped unexpectedly, and no attempts are left',
             code: 'worker_lost',
           });
+          lost.push(job.id);
         } else {
           await tx.execute(sql`update jobs set status = 'queued', locked_by = null, locked_until = null,
-                               updated_at = now() where id = ${job.id} and status = 'running'`);
+                               updated_at = now() where id = ${job.id}`);
         }
-      });
-      this.options.log.warn({ job_id: job.id, attempts: job.attempts }, 'recovered a job whose worker stopped');
-    }
+        this.options.log.warn({ job_id: job.id, attempts: job.attempts }, 'recovered a job whose worker stopped');
+      }
+      return lost;
+    });
+    for (const id of failed) this.emit('settled', id, 'failed');
+  }
+
+  /**
+   * A cancel can arrive while a job is between workers (released at shutdown, requeued after a
+   * crash or a failed attempt); such a job is never claimed again, so it is settled here.
+   */
+  private async settleCancelRequests(): Promise<void> {
+    const cancelled = await asSystem(this.options.db, 'settle requested cancellations', async (tx) => {
+      const rows = await queryRows<RawJob>(
+        tx,
+        sql`select * from jobs where status = 'queued' and cancel_requested for update skip locked`,
+      );
+      for (const raw of rows) {
+        await this.settle(tx, toJobRow(raw), this.options.registry.get(raw.type), { status: 'cancelled' });
+      }
+      return rows.map((r) => r.id);
+    });
+    for (const id of cancelled) this.emit('settled', id, 'cancelled');
   }
 
   private async work(): Promise<void> {
@@ -175,6 +197,7 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
           lastReclaim = Date.now();
           await this.reclaim(false);
         }
+        await this.settleCancelRequests();
         if (this.active.size < this.options.concurrency) {
           const job = await this.claim();
           if (job) {
@@ -244,6 +267,8 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
     try {
       const payload = handler.parse(job.payload, job.payloadVersion);
       const success = await handler.run({ job, payload, signal: controller.signal, progress });
+      // A handler that finished despite its signal: the interruption wins, nothing is committed.
+      if (controller.signal.aborted) throw controller.signal.reason;
       const committed = await asSystem(this.options.db, 'record a finished job', async (tx) => {
         const rows = await queryRows<{ id: string }>(
           tx,
@@ -344,9 +369,13 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
   private async writeProgress(job: JobRow, handler: JobHandler, percent: number): Promise<void> {
     try {
       await asSystem(this.options.db, 'record job progress', async (tx) => {
-        await tx.execute(sql`update jobs set progress = ${percent}, updated_at = now()
-                             where id = ${job.id} and status = 'running'`);
-        await handler.onProgress?.(tx, job, percent);
+        const owned = await queryRows<{ id: string }>(
+          tx,
+          sql`update jobs set progress = ${percent}, updated_at = now()
+              where id = ${job.id} and status = 'running' and locked_by = ${this.workerId}
+              returning id`,
+        );
+        if (owned.length > 0) await handler.onProgress?.(tx, job, percent);
       });
     } catch (error) {
       this.options.log.warn({ err: error, job_id: job.id }, 'could not record job progress');

@@ -683,8 +683,8 @@ for (const kind of DB_KINDS) {
       const reason = handler.interruptions.get(id);
       assert.ok(reason instanceof JobInterrupted, String(reason));
       assert.equal(reason.why, 'lease_lost');
-      await waitFor('the discarded result to be logged', () =>
-        logs.some((l) => l.msg === 'job finished after losing its lease; result discarded'),
+      await waitFor('the interrupted job to be handed back', () =>
+        logs.some((l) => l.msg === 'job interrupted; it will resume'),
       );
 
       const job = await jobState(id);

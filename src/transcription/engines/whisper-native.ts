@@ -72,7 +72,11 @@ export interface NativeContextOptions {
 }
 
 export interface NativeWhisperModule {
-  WhisperContext: new (options: NativeContextOptions) => NativeWhisperContext;
+  WhisperContext: {
+    new (options: NativeContextOptions): NativeWhisperContext;
+    /** Routes whisper.cpp's log lines to `callback` (level: error, warn, info, debug, or ""). */
+    toggleNativeLog?(enable: boolean, callback?: (level: string, text: string) => void): void;
+  };
 }
 
 export interface LoadedNative {
@@ -133,4 +137,20 @@ export function loadWhisperNative(
     'permanent',
     'engine_unavailable',
   );
+}
+
+/**
+ * Sends whisper.cpp's log lines (model loading details, detected languages, warnings) to `log`
+ * instead of stderr until the returned function is called. While routed, the addon's callback keeps
+ * the event loop alive, and switching it off while whisper.cpp is working races with its log calls:
+ * call the returned function only when no transcription is running (after WhisperEngine.close()).
+ */
+export function routeNativeLogs(native: LoadedNative, log: (level: 'debug' | 'warn' | 'error', text: string) => void): () => void {
+  const toggle = native.module.WhisperContext.toggleNativeLog?.bind(native.module.WhisperContext);
+  if (!toggle) return () => {};
+  toggle(true, (level, text) => {
+    const line = text.trimEnd();
+    if (line) log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', line);
+  });
+  return () => toggle(false);
 }

@@ -52,6 +52,8 @@ export interface WhisperEngineOptions {
   log?: LogFn;
   /** Seconds of audio per whisper.cpp call; 0 sends the whole file at once. */
   chunkSeconds?: number;
+  /** Models kept loaded at once (each holds its weights and work buffers in memory); default 2. */
+  maxLoadedModels?: number;
   fetchImpl?: typeof fetch;
   /** The addon to use instead of loading it (tests wrap it to observe calls). */
   native?: LoadedNative;
@@ -72,6 +74,13 @@ interface LoadedModel {
   /** Languages the model has tokens for: 99, or 100 for large-v3 (adds yue). */
   languageCount: number;
   lock: Lock;
+}
+
+interface ContextEntry {
+  pending: Promise<LoadedModel>;
+  loaded?: LoadedModel;
+  /** Transcriptions holding or waiting for it; only an unused model is unloaded. */
+  users: number;
 }
 
 /** Serialises work on one context: the addon's results live in the context between calls. */
@@ -95,7 +104,9 @@ export class WhisperEngine implements TranscriptionEngine {
   readonly name = 'whisper' as const;
   private readonly log: LogFn;
   private readonly chunkSeconds: number;
-  private readonly contexts = new Map<string, Promise<LoadedModel>>();
+  /** By model path, least recently used first. */
+  private readonly contexts = new Map<string, ContextEntry>();
+  private readonly maxLoadedModels: number;
   private native: LoadedNative | undefined;
 
   constructor(
@@ -104,6 +115,7 @@ export class WhisperEngine implements TranscriptionEngine {
   ) {
     this.log = options.log ?? (() => {});
     this.chunkSeconds = options.chunkSeconds ?? 30;
+    this.maxLoadedModels = Math.max(1, options.maxLoadedModels ?? 2);
     this.native = options.native;
   }
 
@@ -129,20 +141,37 @@ export class WhisperEngine implements TranscriptionEngine {
     }
     const modelPath = await this.ensureModelFile(spec, signal);
     const native = this.loadNative();
-    const model = await this.loadModel(modelPath, native);
-    if (signal.aborted) throw abortError(signal);
-
-    const language = this.checkLanguage(options.language, model, resolved.name);
-    return await model.lock.run(() => this.run(model, audio, options, language, resolved.name));
+    const entry = this.useModel(modelPath, native);
+    try {
+      const model = await entry.pending;
+      if (signal.aborted) throw abortError(signal);
+      const language = this.checkLanguage(options.language, model, resolved.name);
+      return await model.lock.run(() => this.run(model, audio, options, language, resolved.name));
+    } finally {
+      entry.users--;
+      this.unloadIdle();
+    }
   }
 
   /** Releases every loaded model. Running transcriptions finish their current window first. */
   async close(): Promise<void> {
-    const loaded = [...this.contexts.values()];
+    const entries = [...this.contexts.values()];
     this.contexts.clear();
-    for (const pending of loaded) {
-      const model = await pending.catch(() => null);
+    for (const entry of entries) {
+      const model = await entry.pending.catch(() => null);
       if (model) await model.lock.run(() => model.context.release());
+    }
+  }
+
+  /** Unloads the least recently used idle models beyond maxLoadedModels. */
+  private unloadIdle(): void {
+    for (const [modelPath, entry] of this.contexts) {
+      if (this.contexts.size <= this.maxLoadedModels) return;
+      const model = entry.loaded;
+      if (!model || entry.users > 0) continue;
+      this.contexts.delete(modelPath);
+      this.log('info', `unloading whisper model ${modelPath} (more than ${this.maxLoadedModels} loaded)`);
+      void model.lock.run(() => model.context.release()).catch(() => {});
     }
   }
 
@@ -169,17 +198,28 @@ export class WhisperEngine implements TranscriptionEngine {
     return this.native;
   }
 
-  private loadModel(modelPath: string, native: LoadedNative): Promise<LoadedModel> {
-    let pending = this.contexts.get(modelPath);
-    if (!pending) {
-      pending = this.createContext(modelPath, native);
-      this.contexts.set(modelPath, pending);
-      // A model that failed to load is tried again next time (the file may have been fixed).
-      pending.catch(() => {
-        if (this.contexts.get(modelPath) === pending) this.contexts.delete(modelPath);
-      });
+  /** The model's entry, loading it if needed, counted as in use (the caller must decrement). */
+  private useModel(modelPath: string, native: LoadedNative): ContextEntry {
+    const entry = this.contexts.get(modelPath);
+    if (entry) {
+      entry.users++;
+      // Most recently used goes last.
+      this.contexts.delete(modelPath);
+      this.contexts.set(modelPath, entry);
+      return entry;
     }
-    return pending;
+    const created: ContextEntry = { pending: this.createContext(modelPath, native), users: 1 };
+    this.contexts.set(modelPath, created);
+    created.pending.then(
+      (model) => {
+        created.loaded = model;
+      },
+      () => {
+        // A model that failed to load is tried again next time (the file may have been fixed).
+        if (this.contexts.get(modelPath) === created) this.contexts.delete(modelPath);
+      },
+    );
+    return created;
   }
 
   private async createContext(modelPath: string, native: LoadedNative): Promise<LoadedModel> {

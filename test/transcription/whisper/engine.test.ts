@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,11 +15,13 @@ import type { SttConfig } from '../../../src/config.js';
 import { EngineError, type EngineSegment, type TranscribeOptions } from '../../../src/transcription/engines/engine.js';
 import {
   loadWhisperNative,
+  routeNativeLogs,
   type LoadedNative,
   type NativeContextOptions,
   type NativeWhisperContext,
 } from '../../../src/transcription/engines/whisper-native.js';
 import { WhisperEngine } from '../../../src/transcription/engines/whisper.js';
+import { findModel } from '../../../src/transcription/models/registry.js';
 import { writeTestWav, writeTinyModel } from './tiny-model.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'transcribo-whisper-'));
@@ -35,6 +37,9 @@ let baseUrl: string;
 const calls = { contexts: 0, transcribeData: 0, transcribeFile: 0 };
 let native: LoadedNative;
 const engines: WhisperEngine[] = [];
+/** whisper.cpp's own log lines, kept out of the test output. */
+const nativeLog: string[] = [];
+let stopRoutingLogs = () => {};
 
 function config(overrides: Partial<SttConfig['whisper']> = {}): SttConfig['whisper'] {
   return {
@@ -47,8 +52,12 @@ function config(overrides: Partial<SttConfig['whisper']> = {}): SttConfig['whisp
   };
 }
 
-function engine(overrides: Partial<SttConfig['whisper']> = {}, chunkSeconds?: number): WhisperEngine {
-  const created = new WhisperEngine(config(overrides), { native, chunkSeconds });
+function engine(
+  overrides: Partial<SttConfig['whisper']> = {},
+  chunkSeconds?: number,
+  maxLoadedModels?: number,
+): WhisperEngine {
+  const created = new WhisperEngine(config(overrides), { native, chunkSeconds, maxLoadedModels });
   engines.push(created);
   return created;
 }
@@ -93,6 +102,7 @@ before(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const real = loadWhisperNative('default');
+  stopRoutingLogs = routeNativeLogs(real, (level, text) => nativeLog.push(`${level}: ${text}`));
   const RealContext = real.module.WhisperContext;
   class CountingContext {
     constructor(contextOptions: NativeContextOptions) {
@@ -116,12 +126,13 @@ before(async () => {
 
 after(async () => {
   for (const created of engines) await created.close();
+  stopRoutingLogs();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('transcribes a WAV with the tiny model, detecting the language; a second run reuses the context', async () => {
+test('transcribes a WAV with the tiny model, detecting the language; a second run reuses the context', async (t) => {
   const whisper = engine();
   const progress: number[] = [];
   const live: EngineSegment[] = [];
@@ -136,7 +147,7 @@ test('transcribes a WAV with the tiny model, detecting the language; a second ru
   assert.equal(progress.at(-1), 100);
   assert.deepEqual([...progress].sort((a, b) => a - b), progress, 'progress never goes back');
   assert.equal(calls.contexts, 1);
-  console.log(`# tiny-model transcription of ${DURATION} s: ${elapsed} ms, ${result.segments.length} segment(s), language ${result.language}`);
+  t.diagnostic(`first tiny-model transcription of ${DURATION} s (model load included): ${elapsed} ms, language ${result.language}`);
 
   const again = await whisper.transcribe(audio, options({ language: 'de', prompt: 'Vokabular: Transkription', wordTimestamps: true }));
   assert.equal(again.language, 'de');
@@ -153,6 +164,21 @@ test('aborting shortly after the start rejects with an AbortError, and the engin
 
   const result = await whisper.transcribe(audio, options({ language: 'en' }));
   assert.equal(result.language, 'en');
+  assertSegmentsSane(result.segments, DURATION);
+});
+
+test('aborting while whisper.cpp is running stops it and waits for it before rejecting', async () => {
+  const whisper = engine();
+  await whisper.transcribe(audio, options({ language: 'en' })); // loaded, so the abort lands mid-decode
+  const controller = new AbortController();
+  const before = calls.transcribeData;
+  const pending = whisper.transcribe(audio, options({ signal: controller.signal, onProgress: () => controller.abort() }));
+  await assert.rejects(pending, { name: 'AbortError' });
+  // The job, then the probe that waited for whisper.cpp to let go of the context.
+  assert.equal(calls.transcribeData - before, 2);
+
+  const result = await whisper.transcribe(audio, options());
+  assert.equal(typeof result.language, 'string');
   assertSegmentsSane(result.segments, DURATION);
 });
 
@@ -220,11 +246,44 @@ test('a model cut short in its weights is refused by whisper.cpp without crashin
   assertSegmentsSane(result.segments, DURATION);
 });
 
+/**
+ * Puts a tiny model in MODELS_DIR under a registered name, with the record a successful download
+ * leaves (so it is trusted without its SHA-1 matching the real model's).
+ */
+function installAs(name: string, source: string) {
+  const registered = findModel(name)!;
+  const modelsDir = config().modelsDir;
+  mkdirSync(modelsDir, { recursive: true });
+  const target = path.join(modelsDir, registered.file);
+  writeFileSync(target, readFileSync(source));
+  const info = statSync(target);
+  writeFileSync(`${target}.sha1`, JSON.stringify({ sha1: registered.sha1, size: info.size, mtimeMs: info.mtimeMs }));
+}
+
+test('requests may name installed models; beyond maxLoadedModels the least recently used is unloaded', async () => {
+  installAs('tiny', modelPath);
+  installAs('tiny.en', englishModelPath);
+  const twoAtOnce = engine({ model: 'tiny' });
+  let before = calls.contexts;
+  const named = await twoAtOnce.transcribe(audio, options({ language: 'en' }));
+  assert.equal(named.model, 'tiny');
+  assert.equal((await twoAtOnce.transcribe(audio, options({ model: 'tiny.en' }))).model, 'tiny.en');
+  await twoAtOnce.transcribe(audio, options({ language: 'en' }));
+  assert.equal(calls.contexts - before, 2, 'both stay loaded');
+
+  const oneAtOnce = engine({ model: 'tiny' }, undefined, 1);
+  before = calls.contexts;
+  await oneAtOnce.transcribe(audio, options({ language: 'en' }));
+  await oneAtOnce.transcribe(audio, options({ model: 'tiny.en' }));
+  await oneAtOnce.transcribe(audio, options({ language: 'en' }));
+  assert.equal(calls.contexts - before, 3, 'tiny was unloaded for tiny.en, then loaded again');
+});
+
 test('a named model that cannot be downloaded is model_unavailable with the download error', async () => {
   await expectEngineError(
-    engine({ model: 'tiny.en' }).transcribe(audio, options()),
+    engine({ model: 'base.en' }).transcribe(audio, options()),
     'model_unavailable',
-    /Could not download whisper model tiny\.en from http:\/\/127\.0\.0\.1:\d+\/ggml-tiny\.en\.bin: the server answered HTTP 404.*npm run models -- download tiny\.en/s,
+    /Could not download whisper model base\.en from http:\/\/127\.0\.0\.1:\d+\/ggml-base\.en\.bin: the server answered HTTP 404.*npm run models -- download base\.en/s,
   );
 });
 

@@ -5,7 +5,13 @@
  * window) read straight from the WAV file. The addon cannot interrupt a running whisper.cpp call, so
  * this bounds how long a cancelled transcription keeps the CPU busy to one window's work. At each
  * cut the last segment, which may have been cut mid-word, is dropped and the next window starts where
- * it began; the text so far is passed on as the prompt, as whisper.cpp does between its own windows.
+ * it began; the text so far is passed on as the prompt, as whisper.cpp does between its own windows,
+ * and the language detected in the first window is kept for the rest.
+ *
+ * Segments reach `onSegment` window by window. The addon's own onNewSegments callback is not used:
+ * it reads whisper.cpp's segment list on the main thread while the worker thread may still be
+ * appending to it. The addon returns no tokens, so segments carry no words even when word
+ * timestamps are asked for.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,8 +51,6 @@ const GGML_FILE_MAGIC = 0x67676d6c;
 const CUT_MARGIN_SECONDS = 1;
 /** Characters of the preceding text handed to the next window as its prompt (~100 tokens). */
 const PROMPT_CARRY_CHARS = 400;
-/** How long to wait, after the addon's queue has drained, for a stopped job's promise. */
-const STOP_GRACE_MS = 200;
 
 export interface WhisperEngineOptions {
   log?: LogFn;
@@ -87,16 +91,40 @@ interface ContextEntry {
 class Lock {
   private tail: Promise<void> = Promise.resolve();
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs `work` after everything queued before it; an abort while waiting gives up the turn. */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const previous = this.tail;
     let release!: () => void;
     this.tail = new Promise<void>((resolve) => (release = resolve));
-    await previous;
+    try {
+      await untilAborted(previous, signal);
+    } catch (error) {
+      void previous.then(release);
+      throw error;
+    }
     try {
       return await work();
     } finally {
       release();
     }
+  }
+}
+
+/** `promise`, or a rejection with the signal's AbortError if it fires first. */
+async function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return await promise;
+  if (signal.aborted) throw abortError(signal);
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -146,7 +174,7 @@ export class WhisperEngine implements TranscriptionEngine {
       const model = await entry.pending;
       if (signal.aborted) throw abortError(signal);
       const language = this.checkLanguage(options.language, model, resolved.name);
-      return await model.lock.run(() => this.run(model, audio, options, language, resolved.name));
+      return await model.lock.run(() => this.run(model, audio, options, language, resolved.name), signal);
     } finally {
       entry.users--;
       this.unloadIdle();
@@ -424,7 +452,7 @@ async function runNative(
       await job.stop().catch(() => {});
       // The stopped job's promise never settles in whisper.node 1.1.x; a probe queued behind it on
       // the context's mutex tells when whisper.cpp has let go of the context.
-      await Promise.race([outcome, drained(context).then(() => delay(STOP_GRACE_MS))]);
+      await Promise.race([outcome, drained(context)]);
       throw abortError(signal);
     }
     if (!first.ok) throw engineFailed(first.error);
@@ -455,10 +483,6 @@ function engineFailed(error: unknown): EngineError {
   return new EngineError(`whisper.cpp failed: ${reason}`, badInput ? 'permanent' : 'transient', 'engine_failed', {
     cause: error,
   });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -134,7 +134,9 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
       await response.body?.cancel().catch(() => {});
       throw new Error(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
     }
-    const lengthHeader = response.headers.get('content-length');
+    // A compressed response's Content-Length counts the compressed bytes, not the file's.
+    const encoding = response.headers.get('content-encoding');
+    const lengthHeader = encoding && encoding !== 'identity' ? null : response.headers.get('content-length');
     expected = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
 
     handle = await open(part, 'w');

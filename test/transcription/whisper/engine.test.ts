@@ -182,6 +182,37 @@ test('aborting while whisper.cpp is running stops it and waits for it before rej
   assertSegmentsSane(result.segments, DURATION);
 });
 
+test('concurrent transcriptions on one engine share the context and take turns', async () => {
+  const whisper = engine();
+  const before = calls.contexts;
+  const results = await Promise.all([
+    whisper.transcribe(audio, options({ language: 'en' })),
+    whisper.transcribe(audio, options()),
+    whisper.transcribe(audio, options({ language: 'fr' })),
+  ]);
+  assert.equal(calls.contexts - before, 1);
+  assert.equal(results[0].language, 'en');
+  assert.equal(results[2].language, 'fr');
+  for (const result of results) assertSegmentsSane(result.segments, DURATION);
+});
+
+test('a transcription waiting for its turn can be cancelled without waiting for the one running', async () => {
+  const whisper = engine();
+  await whisper.transcribe(audio, options({ language: 'en' }));
+  const order: string[] = [];
+  const running = whisper.transcribe(audio, options()).finally(() => order.push('running'));
+  const controller = new AbortController();
+  const waiting = whisper.transcribe(audio, options({ signal: controller.signal })).finally(() => order.push('waiting'));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  controller.abort();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  const result = await running;
+  assert.deepEqual(order, ['waiting', 'running']);
+  assertSegmentsSane(result.segments, DURATION);
+  // The queue is intact afterwards.
+  assertSegmentsSane((await whisper.transcribe(audio, options({ language: 'en' }))).segments, DURATION);
+});
+
 test('an already aborted signal rejects at once with its reason', async () => {
   const whisper = engine();
   const controller = new AbortController();

@@ -46,6 +46,7 @@ export interface Config {
   stt: SttConfig;
   workerConcurrency: number;
   jobAttempts: number;
+  jobTimeoutSeconds: number;
 }
 
 export type StorageConfig =
@@ -72,6 +73,8 @@ export interface SttConfig {
     /** Where named models are downloaded from: `${baseUrl}/ggml-${name}.bin`. */
     modelBaseUrl: string;
     threads: number;
+    /** Models a request may name; anything else would be a multi-GB download on a user's whim. */
+    allowedModels: string[];
     /** Native build: default (CPU), or vulkan / cuda when that package is installed. */
     variant: 'default' | 'vulkan' | 'cuda';
   };
@@ -269,6 +272,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     stt: readStt(read, dataDir, openaiApiKey),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 1, 1, 64),
     jobAttempts: read.int('JOB_ATTEMPTS', 3, 1, 20),
+    jobTimeoutSeconds: read.int('JOB_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -302,6 +306,7 @@ function readStt(read: Reader, dataDir: string, openaiApiKey: string | null): St
         'https://huggingface.co/ggerganov/whisper.cpp/resolve/main'
       ).replace(/\/+$/, ''),
       threads: read.int('WHISPER_THREADS', 4, 1, 256),
+      allowedModels: read.list('WHISPER_ALLOWED_MODELS', [read.string('WHISPER_MODEL', 'base')]),
       variant: read.oneOf('WHISPER_VARIANT', ['default', 'vulkan', 'cuda'] as const, 'default'),
     },
     openai: {

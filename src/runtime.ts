@@ -60,6 +60,7 @@ export function createRuntime(
     concurrency: config.workerConcurrency,
     log,
     soleWorker: database.kind === 'pglite',
+    timeoutMs: config.jobTimeoutSeconds * 1000,
     ...overrides.queue,
   });
   const jobs = new JobService(db, queue);

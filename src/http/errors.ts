@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   validation_failed: 422,
   language_not_supported: 422,
   engine_not_configured: 422,
+  model_not_allowed: 422,
   gateway_timeout: 504,
   rate_limited: 429,
   internal_error: 500,

@@ -23,6 +23,8 @@ export interface InlineQueueOptions {
    * by a previous run are requeued at once instead of after their lease expires.
    */
   soleWorker?: boolean;
+  /** A running job is stopped after this long and fails (an engine that hangs must not hold a worker). */
+  timeoutMs?: number;
 }
 
 interface RawJob {
@@ -253,6 +255,9 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
   private async execute(job: JobRow, controller: AbortController): Promise<void> {
     const handler = this.options.registry.get(job.type)!;
     const heartbeat = setInterval(() => void this.heartbeat(job.id, controller), Math.max(100, this.leaseMs / 3));
+    const deadline = this.options.timeoutMs
+      ? setTimeout(() => controller.abort(new JobInterrupted('timeout')), this.options.timeoutMs)
+      : undefined;
     let lastProgressWrite = 0;
     let lastPercent = job.progress;
     const progress = (percent: number) => {
@@ -288,12 +293,13 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
       await this.fail(job, handler, controller.signal, error);
     } finally {
       clearInterval(heartbeat);
+      clearTimeout(deadline);
     }
   }
 
   private async fail(job: JobRow, handler: JobHandler, signal: AbortSignal, error: unknown): Promise<void> {
     const reason: unknown = signal.aborted ? signal.reason : undefined;
-    if (reason instanceof JobInterrupted && reason.why !== 'cancelled') {
+    if (reason instanceof JobInterrupted && (reason.why === 'shutdown' || reason.why === 'lease_lost')) {
       // Shutdown or lost lease: not the job's fault. Hand it back without spending the attempt.
       await asSystem(this.options.db, 'release an interrupted job', (tx) =>
         tx.execute(sql`update jobs set status = 'queued', locked_by = null, locked_until = null,
@@ -303,7 +309,16 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
       this.options.log.info({ job_id: job.id, why: reason.why }, 'job interrupted; it will resume');
       return;
     }
-    const failure = reason instanceof JobInterrupted ? null : classifyFailure(error);
+    const failure =
+      reason instanceof JobInterrupted
+        ? reason.why === 'timeout'
+          ? {
+              permanent: true,
+              code: 'job_timeout',
+              message: `The job ran longer than ${Math.round((this.options.timeoutMs ?? 0) / 1000)} s and was stopped (JOB_TIMEOUT_SECONDS)`,
+            }
+          : null
+        : classifyFailure(error);
     const settlement: JobSettlement = !failure
       ? { status: 'cancelled' }
       : failure.permanent || job.attempts >= job.maxAttempts

@@ -68,7 +68,7 @@ export class PermanentJobError extends Error {
 
 /** Why a running job's signal fired. */
 export class JobInterrupted extends Error {
-  constructor(readonly why: 'cancelled' | 'shutdown' | 'lease_lost') {
+  constructor(readonly why: 'cancelled' | 'shutdown' | 'lease_lost' | 'timeout') {
     super(`job interrupted: ${why}`);
     this.name = 'JobInterrupted';
   }

@@ -147,7 +147,26 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
           'whisper-<model>, openai/<model>), `language`, `prompt`, `response_format` (json, text, srt, vtt, ' +
           'verbose_json), `temperature`, `timestamp_granularities[]`. The audio is kept as a recording of the ' +
           'caller (source "api"). Errors use OpenAI\'s `{error: {message, type, param, code}}` shape.',
-        consumes: ['multipart/form-data'],
+        body: {
+          content: {
+            // Documentation only: the form is read part by part as it streams in.
+            'multipart/form-data': {
+              schema: Type.Unsafe<unknown>({
+                type: ['object', 'null'],
+                required: ['file', 'model'],
+                properties: {
+                  file: { type: 'string', format: 'binary' },
+                  model: { type: 'string', examples: ['whisper-1', 'sphinx', 'whisper-base.en'] },
+                  language: { type: 'string' },
+                  prompt: { type: 'string' },
+                  response_format: { type: 'string', enum: ['json', 'text', 'srt', 'vtt', 'verbose_json'] },
+                  temperature: { type: 'number', minimum: 0, maximum: 1 },
+                  'timestamp_granularities[]': { type: 'array', items: { type: 'string', enum: ['word', 'segment'] } },
+                },
+              }),
+            },
+          },
+        },
         response: {
           200: {
             description: 'The transcript in the asked response_format',

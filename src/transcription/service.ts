@@ -68,7 +68,7 @@ export class TranscriptionService {
   /** Queues a transcription of a recording's audio; the job row commits with it. */
   async request(userId: string, recordingId: string, input: TranscriptionRequest): Promise<TranscriptionView> {
     const engine = input.engine ?? this.runtime.stt.defaultEngine;
-    this.checkRequest(engine, input.language);
+    this.checkRequest(engine, input.language, input.model);
     const view = await withUser(this.db, userId, async (tx) => {
       const [recording] = await tx.select().from(recordings).where(eq(recordings.id, recordingId));
       if (!recording) throw errors.notFound('Recording');
@@ -114,7 +114,14 @@ export class TranscriptionService {
   }
 
   /** What can be refused before anything is stored. */
-  private checkRequest(engine: EngineName, language: string | undefined): void {
+  private checkRequest(engine: EngineName, language: string | undefined, model: string | undefined): void {
+    const whisper = this.runtime.stt.whisper;
+    if (engine === 'whisper' && model !== undefined && model !== whisper.model && !whisper.allowedModels.includes(model)) {
+      throw new AppError(
+        'model_not_allowed',
+        `The whisper model "${model}" is not enabled here; allowed: ${[...new Set([whisper.model, ...whisper.allowedModels])].join(', ')} (WHISPER_ALLOWED_MODELS)`,
+      );
+    }
     if (engine === 'sphinx' && language && !/^en(-|$)/i.test(language)) {
       throw new AppError(
         'language_not_supported',

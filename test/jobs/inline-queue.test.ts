@@ -447,6 +447,24 @@ for (const kind of DB_KINDS) {
       assert.equal(await effectsOf(id), 0);
     });
 
+    test('a job that outlives timeoutMs is stopped through its signal and fails with job_timeout', TEST_TIMEOUT, async () => {
+      const handler = new TestHandler(async (ctx) => {
+        await untilAborted(ctx.signal).catch(() => undefined);
+        return succeed(ctx);
+      });
+      const queue = makeQueue(handler, { timeoutMs: 300 });
+      await queue.start();
+      const id = await enqueue(queue, 1, 3);
+
+      const failed = await waitForStatus(id, 'failed');
+      assert.equal(failed.error_code, 'job_timeout');
+      assert.match(String(failed.error), /JOB_TIMEOUT_SECONDS/);
+      assert.equal(failed.attempts, 1, 'a timeout is not retried');
+      const reason = handler.interruptions.get(id);
+      assert.ok(reason instanceof JobInterrupted && reason.why === 'timeout', String(reason));
+      assert.equal(await effectsOf(id), 0, 'the late success is not committed');
+    });
+
     test('transient failures that use up maxAttempts fail the job', TEST_TIMEOUT, async () => {
       const handler = new TestHandler(async () => {
         throw new Error('always broken');

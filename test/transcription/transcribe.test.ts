@@ -149,6 +149,16 @@ describeEachDatabase(
       assert.equal(openai.json().code, 'engine_not_configured');
       assert.match(openai.json().detail, /STT_API_KEY/);
 
+      const model = await app.inject({
+        method: 'POST',
+        url: `/api/v1/audio/${id}/transcribe`,
+        headers: bearer(user.accessToken),
+        payload: { engine: 'whisper', model: 'large-v3' },
+      });
+      assert.equal(model.statusCode, 422);
+      assert.equal(model.json().code, 'model_not_allowed');
+      assert.match(model.json().detail, /WHISPER_ALLOWED_MODELS/);
+
       const entry = await createTextEntry(app, user);
       const text = await app.inject({
         method: 'POST',

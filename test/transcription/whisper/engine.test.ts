@@ -47,6 +47,7 @@ function config(overrides: Partial<SttConfig['whisper']> = {}): SttConfig['whisp
     modelsDir: path.join(dir, 'models'),
     modelBaseUrl: baseUrl,
     threads: 2,
+    allowedModels: [],
     variant: 'default',
     ...overrides,
   };

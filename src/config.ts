@@ -47,7 +47,35 @@ export interface Config {
   workerConcurrency: number;
   jobAttempts: number;
   jobTimeoutSeconds: number;
+  llm: LlmConfig;
 }
+
+export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
+export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
+
+export interface LlmConfig {
+  /** The default provider; null when none has a key or base URL (chat then answers 503). */
+  provider: LlmProviderName | null;
+  model: string;
+  openai: { apiKey: string | null; baseUrl: string | null };
+  anthropic: { apiKey: string | null; baseUrl: string | null };
+  /** provider:model pairs a request may pick besides the default (e.g. anthropic:claude-sonnet-4-5). */
+  allowedModels: string[];
+  timeoutMs: number;
+  /** Retries of a transient provider error (429, 5xx, timeout) before the user gets 502/504. */
+  maxRetries: number;
+  retryBaseMs: number;
+  /** Tokens of transcript sent whole; longer transcripts are retrieved from or summarised in chunks. */
+  contextTokens: number;
+  maxOutputTokens: number;
+  /** Tokens a user may spend per UTC day; 0 means unlimited. */
+  dailyTokenLimit: number;
+}
+
+const DEFAULT_MODELS: Record<LlmProviderName, string> = {
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-3-5-haiku-latest',
+};
 
 export type StorageConfig =
   | { backend: 'local'; dir: string }
@@ -273,10 +301,35 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     workerConcurrency: read.int('WORKER_CONCURRENCY', 1, 1, 64),
     jobAttempts: read.int('JOB_ATTEMPTS', 3, 1, 20),
     jobTimeoutSeconds: read.int('JOB_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400),
+    llm: readLlm(read, openaiApiKey),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function readLlm(read: Reader, openaiApiKey: string | null): LlmConfig {
+  const openai = { apiKey: openaiApiKey, baseUrl: read.url('OPENAI_BASE_URL', ['http:', 'https:']) };
+  const anthropic = {
+    apiKey: read.optional('ANTHROPIC_API_KEY'),
+    baseUrl: read.url('ANTHROPIC_BASE_URL', ['http:', 'https:']),
+  };
+  const configured = (p: { apiKey: string | null; baseUrl: string | null }) => Boolean(p.apiKey || p.baseUrl);
+  const fallback: LlmProviderName | null = configured(openai) ? 'openai' : configured(anthropic) ? 'anthropic' : null;
+  const provider = read.raw('LLM_PROVIDER') ? read.oneOf('LLM_PROVIDER', LLM_PROVIDERS, 'openai') : fallback;
+  return {
+    provider,
+    model: read.string('LLM_MODEL', DEFAULT_MODELS[provider ?? 'openai']),
+    openai,
+    anthropic,
+    allowedModels: read.list('LLM_ALLOWED_MODELS', []),
+    timeoutMs: read.int('LLM_TIMEOUT_MS', 60_000, 100),
+    maxRetries: read.int('LLM_MAX_RETRIES', 2, 0, 10),
+    retryBaseMs: read.int('LLM_RETRY_BASE_MS', 500, 1),
+    contextTokens: read.int('LLM_CONTEXT_TOKENS', 12_000, 100),
+    maxOutputTokens: read.int('LLM_MAX_OUTPUT_TOKENS', 1_024, 16),
+    dailyTokenLimit: read.int('LLM_DAILY_TOKEN_LIMIT', 0, 0),
+  };
 }
 
 function readStorage(read: Reader, dataDir: string): StorageConfig {

@@ -20,6 +20,7 @@ import { registerErrorHandling } from './http/error-handler.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
 import { jobRoutes } from './jobs/routes.js';
+import { searchRoutes } from './search/routes.js';
 import { openAICompatRoutes } from './openai-compat/routes.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
@@ -156,6 +157,7 @@ export async function buildApp(deps: AppDeps) {
         await scope.register(transcriptionRoutes, { prefix: '/audio', transcriptions: services.transcriptions });
         await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat });
         await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs });
+        await scope.register(searchRoutes, { prefix: '/search', search: services.search });
       });
     },
     { prefix: '/api/v1' },

@@ -10,6 +10,7 @@ import { JobRegistry } from './jobs/registry.js';
 import { JobService } from './jobs/service.js';
 import type { AudioIntakeOptions } from './recordings/audio-intake.js';
 import { RecordingService } from './recordings/service.js';
+import { SearchService } from './search/service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/index.js';
 import { LocalBlobStore } from './storage/local.js';
@@ -23,6 +24,7 @@ export interface Services {
   transcriptions: TranscriptionService;
   chat: ChatService;
   jobs: JobService;
+  search: SearchService;
 }
 
 /** What a test may replace; everything else is built from the config. */
@@ -86,6 +88,7 @@ export function createRuntime(
       recordings: new RecordingService(db, transcriptions, blobStore),
       chat: new ChatService(db, transcriptions),
       jobs,
+      search: new SearchService(db),
     },
   };
 }

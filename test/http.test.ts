@@ -41,6 +41,7 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['post', '/api/v1/jobs/{id}/cancel', 200, false, true],
   ['post', '/v1/audio/transcriptions', 200, true, true],
   ['get', '/v1/models', 200, false, true],
+  ['get', '/api/v1/search/', 200, false, true],
 ];
 
 interface OpenApiOperation {

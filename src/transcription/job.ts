@@ -15,6 +15,7 @@ import { PermanentJobError } from '../jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { EngineResult } from './engines/engine.js';
 import type { EngineSet } from './engines/index.js';
+import { searchConfigFor } from './search-config.js';
 import { insertSegments } from './service.js';
 
 export interface TranscriptionPayload {
@@ -112,6 +113,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         end: s.end,
         text: s.text.trim(),
         words: s.words ?? null,
+        searchConfig: searchConfigFor(result.language),
       })),
     );
     await tx

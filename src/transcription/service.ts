@@ -9,6 +9,7 @@ import type { EngineName, SttConfig } from '../config.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobService } from '../jobs/service.js';
 import type { Transcription } from './schemas.js';
+import { searchConfigFor } from './search-config.js';
 import { splitSentences } from './sentences.js';
 
 export type TranscriptionView = Static<typeof Transcription>;
@@ -168,6 +169,7 @@ export class TranscriptionService {
         transcriptionId: row!.id,
         index,
         text,
+        searchConfig: searchConfigFor(input.language),
       })),
     );
     return toTranscriptionView(row!, segments);

@@ -51,6 +51,8 @@ interface Owner {
   user: TestUser;
   recordingId: string;
   transcriptionId: string;
+  /** A transcription without a summary, for planting one (there is one summary per transcription). */
+  spareTranscriptionId: string;
   sessionId: string;
   apiKeyId: string;
 }
@@ -78,10 +80,18 @@ async function seedOwner(app: App, db: AppDatabase, label: string): Promise<Owne
     tx.execute(sql`insert into jobs (id, user_id, type, payload, status)
                    values (${newId()}, ${user.userId}, 'transcription', '{}'::jsonb, 'completed')`),
   ); // jobs
+  await asSystem(db, 'test: a summary and its usage as the chat service would store them', async (tx) => {
+    await tx.execute(sql`insert into transcript_summaries (id, transcription_id, user_id, transcript_hash, content, provider,
+                                                           model, input_tokens, output_tokens, latency_ms)
+                         values (${newId()}, ${entry.transcription.id}, ${user.userId}, 'h', '{}'::jsonb, 'openai', 'm', 1, 1, 1)`);
+    await tx.execute(sql`insert into llm_usage (id, user_id, purpose, provider, model, input_tokens, output_tokens)
+                         values (${newId()}, ${user.userId}, 'chat', 'openai', 'm', 1, 1)`);
+  }); // transcript_summaries, llm_usage
   return {
     user,
     recordingId: entry.id,
     transcriptionId: entry.transcription.id,
+    spareTranscriptionId: (await createTextEntry(app, user, { title: `${label}'s spare` })).transcription.id,
     sessionId: session.id,
     apiKeyId: key.json<{ id: string }>().id,
   };
@@ -117,6 +127,13 @@ function insertFor(table: Table, owner: Owner): ReturnType<typeof sql> {
     case 'jobs':
       return sql`insert into jobs (id, user_id, type, payload, status)
                  values (${id}, ${userId}, 'transcription', '{}'::jsonb, 'queued')`;
+    case 'transcript_summaries':
+      return sql`insert into transcript_summaries (id, transcription_id, user_id, transcript_hash, content, provider, model,
+                                                   input_tokens, output_tokens, latency_ms)
+                 values (${id}, ${owner.spareTranscriptionId}, ${userId}, 'planted', '{}'::jsonb, 'openai', 'm', 0, 0, 0)`;
+    case 'llm_usage':
+      return sql`insert into llm_usage (id, user_id, purpose, provider, model, input_tokens, output_tokens)
+                 values (${id}, ${userId}, 'planted', 'openai', 'm', 0, 0)`;
   }
 }
 
@@ -131,6 +148,8 @@ const TOUCH: Record<Table, string> = {
   chat_sessions: `title = 'hijacked'`,
   chat_messages: `content = 'hijacked'`,
   jobs: `error = 'hijacked'`,
+  transcript_summaries: `model = 'hijacked'`,
+  llm_usage: `model = 'hijacked'`,
 };
 
 /** Every row of `table` owned by `userId`, seen past RLS. */

@@ -13,7 +13,9 @@ import { Type } from 'typebox';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { authRoutes } from './auth/routes.js';
+import { completionRoutes } from './chat/completion-routes.js';
 import { chatRoutes } from './chat/routes.js';
+import { summaryRoutes } from './chat/summary-routes.js';
 import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
 import { registerErrorHandling } from './http/error-handler.js';
@@ -155,7 +157,15 @@ export async function buildApp(deps: AppDeps) {
           intake: runtime.intake,
         });
         await scope.register(transcriptionRoutes, { prefix: '/audio', transcriptions: services.transcriptions });
-        await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat });
+        await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat, completion: services.completion });
+        await scope.register(completionRoutes, {
+          prefix: '/chat',
+          completion: services.completion,
+          queue: runtime.queue,
+          db: database.db,
+          maxAttempts: config.jobAttempts,
+        });
+        await scope.register(summaryRoutes, { prefix: '/audio', summaries: services.summaries });
         await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs });
         await scope.register(searchRoutes, { prefix: '/search', search: services.search });
       });

@@ -1,7 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { resolveFfmpeg } from './audio/ffmpeg.js';
 import { AuthService } from './auth/service.js';
+import { CompletionService } from './chat/completion.js';
+import { ChatCompletionJob } from './chat/job.js';
+import { createChatProviders } from './chat/providers/index.js';
 import { ChatService } from './chat/service.js';
+import { SummaryService } from './chat/summary.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { InlineJobQueue } from './jobs/inline-queue.js';
@@ -25,6 +29,8 @@ export interface Services {
   chat: ChatService;
   jobs: JobService;
   search: SearchService;
+  completion: CompletionService;
+  summaries: SummaryService;
 }
 
 /** What a test may replace; everything else is built from the config. */
@@ -53,8 +59,14 @@ export function createRuntime(
   const blobStore = overrides.blobStore ?? createBlobStore(config.storage);
   const engines = overrides.engines ?? createEngines(config.stt, log);
   const ffmpeg = () => resolveFfmpeg(config.ffmpegPath);
+  const providers = createChatProviders(config.llm, {
+    onRetry: (provider, info) =>
+      log.warn({ provider, attempt: info.attempt, delay_ms: info.delayMs, err: info.error }, 'LLM call failed; retrying'),
+  });
+  const completion = new CompletionService(db, config.llm, providers);
   const registry = new JobRegistry([
     new TranscriptionJob({ db, blobStore, engines, ffmpeg, maxAttempts: config.jobAttempts }),
+    new ChatCompletionJob(completion, config.jobAttempts),
   ]);
   const queue = new InlineJobQueue({
     db,
@@ -89,6 +101,8 @@ export function createRuntime(
       chat: new ChatService(db, transcriptions),
       jobs,
       search: new SearchService(db),
+      completion,
+      summaries: new SummaryService(db, config.llm, completion),
     },
   };
 }

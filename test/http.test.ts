@@ -42,6 +42,9 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['post', '/v1/audio/transcriptions', 200, true, true],
   ['get', '/v1/models', 200, false, true],
   ['get', '/api/v1/search/', 200, false, true],
+  ['post', '/api/v1/chat/completion', 200, true, true],
+  ['post', '/api/v1/chat/completion/async', 202, true, true],
+  ['post', '/api/v1/audio/{id}/summary', 200, true, true],
 ];
 
 interface OpenApiOperation {

@@ -3,13 +3,17 @@ import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
-import { ChatMessage, ChatSession, ChatSessionWithMessages, CreateMessageBody, CreateSessionBody } from './schemas.js';
+import type { CompletionService } from './completion.js';
+import { ChatSession, ChatSessionWithMessages, CreateMessageBody, CreateSessionBody, MessageWithReply } from './schemas.js';
 import type { ChatService } from './service.js';
 
 const tags = ['chat'];
 
 /** Mounted under /api/v1/chat inside an authenticated scope. */
-export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService }> = async (app, { chat }) => {
+export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; completion: CompletionService }> = async (
+  app,
+  { chat, completion },
+) => {
   app.post(
     '/sessions',
     {
@@ -70,13 +74,35 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService }> = asyn
     {
       schema: {
         tags,
-        summary: 'Add a message to a session',
+        summary: 'Add a message to a session; a user message is answered by the assistant',
+        description:
+          'A `user` message gets an answer grounded in the session\'s transcript and history (returned as `reply` and ' +
+          'stored after it) unless `reply` is false or no LLM provider is configured.',
         params: IdParams,
         body: CreateMessageBody,
-        response: { 201: ChatMessage, ...problemResponses(401, 404, 422) },
+        response: { 201: MessageWithReply, ...problemResponses(401, 404, 409, 422, 429, 502, 503, 504) },
       },
     },
-    async (request, reply) =>
-      reply.code(201).send(await chat.addMessage(userIdOf(request), request.params.id, request.body)),
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      const body = request.body;
+      const answer = body.role === 'user' && (body.reply ?? completion.configured());
+      if (!answer) {
+        return reply.code(201).send({ ...(await chat.addMessage(userId, request.params.id, body)), reply: null });
+      }
+      const prepared = await completion.prepare(userId, {
+        message: body.content,
+        session_id: request.params.id,
+        provider: body.provider,
+        model: body.model,
+      });
+      const controller = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+      });
+      const outcome = await completion.complete(prepared, controller.signal);
+      const [question, answerMessage] = await chat.messagesById(userId, [prepared.userMessageId, outcome.message_id]);
+      return reply.code(201).send({ ...question!, reply: answerMessage ?? null });
+    },
   );
 };

@@ -45,4 +45,18 @@ export const CreateSessionBody = Type.Object({
 export const CreateMessageBody = Type.Object({
   content: Type.String({ minLength: 1, maxLength: 100_000 }),
   role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' }),
+  reply: Type.Optional(
+    Type.Boolean({
+      description:
+        'For user messages: answer as the assistant, grounded in the session\'s transcript. Defaults to true when an ' +
+        'LLM provider is configured (false otherwise); true without one is 503 llm_not_configured.',
+    }),
+  ),
+  provider: Type.Optional(Type.Union([Type.Literal('openai'), Type.Literal('anthropic')])),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+export const MessageWithReply = Type.Object({
+  ...ChatMessage.properties,
+  reply: Nullable(ChatMessage),
 });

@@ -1,4 +1,4 @@
-import { asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
@@ -95,6 +95,13 @@ export class ChatService {
       tx.delete(chatSessions).where(eq(chatSessions.id, id)).returning({ id: chatSessions.id }),
     );
     if (deleted.length === 0) throw errors.notFound('Chat session');
+  }
+
+  async messagesById(userId: string, ids: string[]): Promise<MessageView[]> {
+    const rows = await withUser(this.db, userId, (tx) =>
+      tx.select().from(chatMessages).where(inArray(chatMessages.id, ids)).orderBy(asc(chatMessages.id)),
+    );
+    return rows.map(toMessageView);
   }
 
   addMessage(

@@ -26,9 +26,14 @@ export const ERROR_STATUS = {
   engine_not_configured: 422,
   model_not_allowed: 422,
   gateway_timeout: 504,
+  llm_timeout: 504,
   rate_limited: 429,
+  llm_quota_exceeded: 429,
   internal_error: 500,
+  llm_unavailable: 502,
+  llm_rejected: 502,
   service_unavailable: 503,
+  llm_not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

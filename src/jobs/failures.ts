@@ -1,3 +1,5 @@
+import { ProviderError } from '../chat/providers/provider.js';
+import { AppError } from '../http/errors.js';
 import { EngineError } from '../transcription/engines/engine.js';
 import { PermanentJobError } from './types.js';
 
@@ -16,6 +18,13 @@ export function classifyFailure(error: unknown): Failure {
   if (error instanceof PermanentJobError) return { permanent: true, message: error.message, code: error.code };
   if (error instanceof EngineError) {
     return { permanent: error.kind === 'permanent', message: error.message, code: error.code };
+  }
+  if (error instanceof ProviderError) {
+    return { permanent: error.kind === 'permanent', message: `The ${error.provider} model failed: ${error.message}`, code: `llm_${error.kind}` };
+  }
+  // Refusals of the request itself (no provider configured, model not allowed, quota spent).
+  if (error instanceof AppError && (error.status < 500 || error.code === 'llm_not_configured')) {
+    return { permanent: true, message: error.message, code: error.code };
   }
   if (error instanceof Error && error.name === 'AudioDecodeError') {
     return { permanent: true, message: `The audio cannot be decoded: ${error.message}`, code: 'audio_undecodable' };

@@ -1,7 +1,7 @@
 import type { Tx } from '../db/client.js';
 
 /** Every job type the application knows. A type here without exactly one handler stops start-up. */
-export const JOB_TYPES = ['transcription'] as const;
+export const JOB_TYPES = ['transcription', 'chat_completion'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';

@@ -210,15 +210,18 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
         prompt: fields.prompt,
         word_timestamps: fields.granularities.has('word'),
       });
-      // A client that hangs up does not want the work any more.
+      // A client that hangs up does not want the work any more. (The response's 'close', not the
+      // request's: the request closes as soon as its body has been read.)
       const abandon = () => {
-        if (queued.job_id) void options.jobs.cancel(userId, queued.job_id).catch(() => undefined);
+        if (!reply.raw.writableFinished && queued.job_id) {
+          void options.jobs.cancel(userId, queued.job_id).catch(() => undefined);
+        }
       };
-      request.raw.once('close', abandon);
+      reply.raw.once('close', abandon);
       try {
         view = await options.transcriptions.waitFor(userId, queued, WAIT_SECONDS);
       } finally {
-        request.raw.off('close', abandon);
+        reply.raw.off('close', abandon);
       }
       if (view.status === 'failed') {
         const permanent = !['internal_error', 'provider_unavailable', 'engine_failed', 'worker_lost'].includes(view.error_code ?? '');

@@ -1,0 +1,110 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { userIdOf } from '../http/auth-plugin.js';
+import { problemResponses } from '../http/problem.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { asSystem } from '../db/scope.js';
+import type { AppDatabase } from '../db/client.js';
+import { newId } from '../db/ids.js';
+import type { CompletionService } from './completion.js';
+import { AsyncCompletionResponse, CompletionBody, CompletionResponse } from './completion-schemas.js';
+import { openEventStream, wantsEventStream } from './sse.js';
+
+const tags = ['chat'];
+
+export interface CompletionRoutesOptions {
+  completion: CompletionService;
+  queue: JobQueue;
+  db: AppDatabase;
+  maxAttempts: number;
+}
+
+const STREAM_DOC =
+  'With `stream: true` or `Accept: text/event-stream` the answer arrives as server-sent events: ' +
+  '`delta` events `{text}` as tokens come, then one `done` event with the full response body below ' +
+  '(content, citations, usage, …), or an `error` event `{code, status, message}`. Closing the ' +
+  'connection aborts the request to the model.';
+
+/** The seed's /api/v1/chat/completion routes; mounted under /api/v1/chat inside an authenticated scope. */
+export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions> = async (app, options) => {
+  const { completion } = options;
+
+  app.post(
+    '/completion',
+    {
+      schema: {
+        tags,
+        summary: 'Ask the LLM, grounded in a transcript, with timestamp citations',
+        description:
+          'Answers from the transcript (whole when it fits the context budget, else the passages that match the ' +
+          'question), citing segments with their times. Stored in a session: a new one unless `session_id` is given. ' +
+          STREAM_DOC,
+        body: CompletionBody,
+        response: {
+          200: {
+            description: 'The answer (JSON), or an event stream when asked for',
+            content: { 'application/json': { schema: CompletionResponse }, 'text/event-stream': { schema: CompletionResponse } },
+          },
+          ...problemResponses(401, 404, 409, 422, 429, 502, 503, 504),
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      const prepared = await completion.prepare(userId, request.body);
+      if (!wantsEventStream(request, request.body.stream)) {
+        const controller = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+        });
+        return reply.send(await completion.complete(prepared, controller.signal));
+      }
+      const stream = openEventStream(request, reply);
+      try {
+        for await (const event of completion.stream(prepared, stream.signal)) {
+          if (event.type === 'delta') stream.send('delta', { text: event.text });
+          else stream.send('done', event.result);
+        }
+      } catch (error) {
+        stream.fail(error);
+      } finally {
+        stream.end();
+      }
+      return reply;
+    },
+  );
+
+  app.post(
+    '/completion/async',
+    {
+      schema: {
+        tags,
+        summary: 'Ask the LLM in the background',
+        description: '202 with a job id; the answer appears on GET /api/v1/jobs/{id} (result.message_id) and in the session.',
+        body: CompletionBody,
+        response: { 202: AsyncCompletionResponse, ...problemResponses(401, 404, 409, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      const prepared = await completion.prepare(userId, request.body);
+      const jobId = newId();
+      await asSystem(options.db, 'queue the answer to a stored question', (tx) =>
+        options.queue.enqueue(tx, {
+          id: jobId,
+          userId,
+          type: 'chat_completion',
+          payloadVersion: 1,
+          payload: {
+            session_id: prepared.sessionId,
+            user_message_id: prepared.userMessageId,
+            provider: prepared.providerName,
+            model: prepared.model,
+          },
+          maxAttempts: options.maxAttempts,
+        }),
+      );
+      options.queue.wake();
+      return reply.code(202).send({ job_id: jobId, session_id: prepared.sessionId, message_id: prepared.userMessageId });
+    },
+  );
+};

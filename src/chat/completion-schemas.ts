@@ -1,0 +1,54 @@
+import { Type } from 'typebox';
+import { Citation } from './schemas.js';
+
+export const LlmProvider = Type.Union([Type.Literal('openai'), Type.Literal('anthropic')]);
+
+export const CompletionBody = Type.Object({
+  message: Type.String({ minLength: 1, maxLength: 20_000, pattern: '\\S' }),
+  transcription_id: Type.Optional(Type.String({ format: 'uuid', description: 'Ground the answer in this transcript' })),
+  session_id: Type.Optional(Type.String({ format: 'uuid', description: 'Continue this session (its transcript and history)' })),
+  provider: Type.Optional(LlmProvider),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  stream: Type.Optional(Type.Boolean({ description: 'Server-sent events; also chosen by Accept: text/event-stream' })),
+});
+
+export const Usage = Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() });
+
+export const CompletionResponse = Type.Object({
+  content: Type.String(),
+  citations: Type.Array(Citation),
+  usage: Usage,
+  provider: Type.String(),
+  model: Type.String(),
+  session_id: Type.String({ format: 'uuid' }),
+  message_id: Type.String({ format: 'uuid' }),
+});
+
+export const AsyncCompletionResponse = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  session_id: Type.String({ format: 'uuid' }),
+  message_id: Type.String({ format: 'uuid', description: 'The stored question' }),
+});
+
+export const SummaryBody = Type.Object({
+  provider: Type.Optional(LlmProvider),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+const Point = Type.Object({ text: Type.String(), segments: Type.Array(Type.Integer()) });
+
+export const SummaryResponse = Type.Object({
+  transcription_id: Type.String({ format: 'uuid' }),
+  summary: Type.String(),
+  key_points: Type.Array(Point),
+  action_items: Type.Array(
+    Type.Object({ text: Type.String(), owner: Type.Union([Type.String(), Type.Null()]), segments: Type.Array(Type.Integer()) }),
+  ),
+  language: Type.Union([Type.String(), Type.Null()]),
+  citations: Type.Array(Citation),
+  cached: Type.Boolean({ description: 'true when returned from storage without a new LLM call' }),
+  provider: Type.String(),
+  model: Type.String(),
+  usage: Usage,
+  created_at: Type.String({ format: 'date-time' }),
+});

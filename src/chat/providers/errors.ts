@@ -1,0 +1,196 @@
+/** SDK failures (openai, @anthropic-ai/sdk) as ProviderErrors, and the stream watchdog both providers use. */
+
+import * as Anthropic from '@anthropic-ai/sdk';
+import * as OpenAI from 'openai';
+import { ProviderError, type LlmProviderName, type ProviderErrorKind } from './provider.js';
+
+const LABELS: Record<LlmProviderName, string> = { openai: 'OpenAI', anthropic: 'Anthropic' };
+
+/** A ProviderError that also carries how long the provider asked us to wait (Retry-After). */
+export class ProviderCallError extends ProviderError {
+  constructor(
+    message: string,
+    kind: ProviderErrorKind,
+    provider: LlmProviderName,
+    status: number | null,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
+    super(message, kind, provider, status, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** From `retry-after-ms` or `Retry-After` (seconds or an HTTP date); absent when the provider sent none. */
+  readonly retryAfterMs?: number;
+}
+
+/** The wait a ProviderError asks for, if it carries one. */
+export function retryAfterOf(error: unknown): number | undefined {
+  return error instanceof ProviderCallError ? error.retryAfterMs : undefined;
+}
+
+/** The error to throw for an aborted signal: its reason as-is, or an AbortError when it has none. */
+export function abortReason(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  return reason ?? new DOMException('The request was aborted', 'AbortError');
+}
+
+/** Parses `retry-after-ms`, then `Retry-After` (delta-seconds or HTTP-date), into milliseconds. */
+export function parseRetryAfter(headers: Headers | undefined | null, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '') {
+    const value = Number(ms);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const raw = headers.get('retry-after');
+  if (raw === null || raw.trim() === '') return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? Math.round(seconds * 1000) : undefined;
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+type SdkApiError = OpenAI.APIError | Anthropic.APIError;
+
+function isUserAbort(error: unknown): boolean {
+  return error instanceof OpenAI.APIUserAbortError || error instanceof Anthropic.APIUserAbortError;
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof OpenAI.APIConnectionTimeoutError || error instanceof Anthropic.APIConnectionTimeoutError;
+}
+
+function isConnection(error: unknown): error is SdkApiError {
+  return error instanceof OpenAI.APIConnectionError || error instanceof Anthropic.APIConnectionError;
+}
+
+function isApiError(error: unknown): error is SdkApiError {
+  return error instanceof OpenAI.APIError || error instanceof Anthropic.APIError;
+}
+
+function isSdkError(error: unknown): boolean {
+  return error instanceof OpenAI.OpenAIError || error instanceof Anthropic.AnthropicError;
+}
+
+/**
+ * The provider's own words: OpenAI's SDK keeps `{message}` (the body's `error`) on `.error`,
+ * Anthropic's keeps the whole body `{type:'error', error:{message}}` there.
+ */
+function providerMessage(error: SdkApiError): string {
+  const body = error.error as { message?: unknown; error?: { message?: unknown } } | undefined | null;
+  if (typeof body?.message === 'string' && body.message !== '') return body.message;
+  if (typeof body?.error?.message === 'string' && body.error.message !== '') return body.error.message;
+  const status = error.status;
+  return status === undefined ? error.message : error.message.replace(new RegExp(`^${status}\\s*`), '');
+}
+
+/**
+ * Maps any failure of a provider call. An aborted call rethrows the abort reason itself (not a
+ * ProviderError), so callers see the same error they aborted with.
+ */
+export function toProviderError(provider: LlmProviderName, error: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return abortReason(signal);
+  if (isUserAbort(error)) return error;
+  if (error instanceof ProviderError) return error;
+  const label = LABELS[provider];
+
+  if (isTimeout(error)) {
+    return new ProviderCallError(`${label} did not answer in time`, 'timeout', provider, null, { cause: error });
+  }
+  if (isConnection(error)) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return new ProviderCallError(`Could not reach ${label}${cause}`, 'transient', provider, null, { cause: error });
+  }
+  if (isApiError(error)) {
+    const status = error.status;
+    const message = providerMessage(error);
+    const retryAfterMs = parseRetryAfter(error.headers);
+    // No status: an `event: error` inside a stream (overloaded, api_error) — the provider's trouble.
+    if (status === undefined || status === 408 || status === 409 || status === 429 || status >= 500) {
+      return new ProviderCallError(
+        `${label} is unavailable (${status ?? 'stream error'}): ${message}`,
+        'transient',
+        provider,
+        status ?? null,
+        { cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
+      );
+    }
+    return new ProviderCallError(`${label} rejected the request (${status}): ${message}`, 'permanent', provider, status, {
+      cause: error,
+    });
+  }
+  if (isSdkError(error)) {
+    // The SDK refused before sending anything (missing credentials, bad options): retrying won't help.
+    const message = error instanceof Error ? error.message : String(error);
+    return new ProviderCallError(`${label} client error: ${message}`, 'permanent', provider, null, { cause: error });
+  }
+  // Anything else is the connection dropping mid-body (undici's "terminated") or garbled SSE.
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProviderCallError(`${label} failed: ${message}`, 'transient', provider, null, { cause: error });
+}
+
+/**
+ * A request's own AbortController, aborted by the caller's signal or when `idleMs` pass without
+ * `touch()`. SDK timeouts only cover the wait for response headers, so a stream that stalls
+ * after them would otherwise hang until the caller gives up.
+ */
+export class IdleWatchdog {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly onAbort = () => this.controller.abort(this.outer.reason);
+  /** True once the idle timer (not the caller) aborted the request. */
+  fired = false;
+
+  constructor(
+    private readonly outer: AbortSignal,
+    private readonly idleMs: number,
+  ) {
+    if (outer.aborted) this.controller.abort(outer.reason);
+    else outer.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** (Re)starts the idle timer. */
+  touch(): void {
+    this.pause();
+    if (this.controller.signal.aborted) return;
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort(new DOMException('The provider stopped sending', 'TimeoutError'));
+    }, this.idleMs);
+  }
+
+  /** Stops the timer while the consumer holds a yielded event: its slowness is not the provider's. */
+  pause(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  dispose(): void {
+    this.pause();
+    this.outer.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Maps a failure (or the silent end the SDKs give an aborted stream) for this request. */
+  error(provider: LlmProviderName, error: unknown): unknown {
+    if (this.fired && !this.outer.aborted) {
+      return new ProviderCallError(
+        `${LABELS[provider]} stopped sending for ${this.idleMs} ms`,
+        'timeout',
+        provider,
+        null,
+        error === undefined ? undefined : { cause: error },
+      );
+    }
+    return toProviderError(provider, error, this.outer);
+  }
+
+  /** Throws if the request ended because of an abort; SDK streams end quietly when aborted. */
+  throwIfStopped(provider: LlmProviderName): void {
+    if (this.outer.aborted) throw abortReason(this.outer);
+    if (this.fired) throw this.error(provider, undefined);
+  }
+}

@@ -1,0 +1,47 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../http/errors.js';
+
+/** True when the client asked for server-sent events, by body flag or by Accept header. */
+export function wantsEventStream(request: FastifyRequest, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  return (request.headers.accept ?? '').includes('text/event-stream');
+}
+
+/**
+ * Takes the response over for server-sent events. The returned signal fires when the client goes
+ * away, so the caller can abort the provider request it is streaming from.
+ */
+export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  void reply.hijack();
+  reply.raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    // Proxies such as nginx would otherwise buffer the stream and defeat its purpose.
+    'x-accel-buffering': 'no',
+  });
+  reply.raw.flushHeaders();
+  const send = (event: string, data: unknown) => {
+    if (!reply.raw.writableEnded) reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  return {
+    signal: controller.signal,
+    send,
+    fail(error: unknown) {
+      if (controller.signal.aborted) return;
+      if (error instanceof AppError) send('error', { code: error.code, status: error.status, message: error.message });
+      else {
+        request.log.error({ err: error }, 'stream failed');
+        send('error', { code: 'internal_error', status: 500, message: 'An unexpected error occurred' });
+      }
+    },
+    end() {
+      if (!reply.raw.writableEnded) reply.raw.end();
+    },
+  };
+}

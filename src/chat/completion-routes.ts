@@ -87,6 +87,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
     async (request, reply) => {
       const userId = userIdOf(request);
       const prepared = await completion.prepare(userId, request.body);
+      await prepared.store();
       const jobId = newId();
       await asSystem(options.db, 'queue the answer to a stored question', (tx) =>
         options.queue.enqueue(tx, {

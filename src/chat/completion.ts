@@ -44,6 +44,12 @@ export interface PreparedCompletion {
   model: string;
   messages: LlmMessage[];
   segments: GroundingSegment[];
+  /**
+   * Writes the question (and a new session), once however often it is called. It runs alongside
+   * the provider request, so the first token does not wait for it; an answer is recorded only
+   * after it has succeeded, and its failure aborts the provider request.
+   */
+  store(): Promise<void>;
 }
 
 /** Where the model runs and what it may be asked, resolved from a request and the config. */
@@ -137,7 +143,11 @@ export class CompletionService {
    */
   async prepare(userId: string, input: CompletionInput): Promise<PreparedCompletion> {
     const choice = this.chooseModel(input.provider, input.model);
-    const stored = await withUser(this.db, userId, async (tx) => {
+    const nothingToRead = this.llm.dailyTokenLimit <= 0 && !input.session_id && !input.transcription_id;
+    // A fresh question without a transcript needs no read: skip the round trips of a transaction.
+    const read = nothingToRead
+      ? { session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[] }
+      : await withUser(this.db, userId, async (tx) => {
       await this.assertWithinDailyLimit(tx, userId);
       let session: typeof chatSessions.$inferSelect | undefined;
       if (input.session_id) {
@@ -146,69 +156,87 @@ export class CompletionService {
       }
       const transcriptionId = input.transcription_id ?? session?.transcriptionId ?? null;
       const grounding = transcriptionId ? await this.loadTranscript(tx, transcriptionId) : null;
-      if (!session) {
-        [session] = await tx
-          .insert(chatSessions)
-          .values({ id: newId(), userId, title: input.message.trim().slice(0, 80) || 'New chat', transcriptionId })
-          .returning();
-      }
-      const history = await tx
-        .select({ role: chatMessages.role, content: chatMessages.content })
-        .from(chatMessages)
-        .where(eq(chatMessages.sessionId, session!.id))
-        .orderBy(asc(chatMessages.id));
-      const userMessageId = newId();
-      await tx.insert(chatMessages).values({ id: userMessageId, userId, sessionId: session!.id, role: 'user', content: input.message });
-      await tx.update(chatSessions).set({ updatedAt: sql`now()` }).where(eq(chatSessions.id, session!.id));
-      return { sessionId: session!.id, userMessageId, grounding, history: history as LlmMessage[] };
+      const history = session
+        ? await tx
+            .select({ role: chatMessages.role, content: chatMessages.content })
+            .from(chatMessages)
+            .where(eq(chatMessages.sessionId, session.id))
+            .orderBy(asc(chatMessages.id))
+        : [];
+      return { session, transcriptionId, grounding, history: history as LlmMessage[] };
     });
-    const messages = await this.buildMessages(userId, input.message, stored.history, stored.grounding);
+    const sessionId = read.session?.id ?? newId();
+    const userMessageId = newId();
+    let stored: Promise<void> | undefined;
+    const store = () =>
+      (stored ??= withUser(this.db, userId, async (tx) => {
+        if (!read.session) {
+          const title = input.message.trim().slice(0, 80) || 'New chat';
+          await tx.insert(chatSessions).values({ id: sessionId, userId, title, transcriptionId: read.transcriptionId });
+        } else {
+          await tx.update(chatSessions).set({ updatedAt: sql`now()` }).where(eq(chatSessions.id, sessionId));
+        }
+        await tx.insert(chatMessages).values({ id: userMessageId, userId, sessionId, role: 'user', content: input.message });
+      }));
+    const messages = await this.buildMessages(userId, input.message, read.history, read.grounding);
     return {
       userId,
-      sessionId: stored.sessionId,
-      userMessageId: stored.userMessageId,
+      sessionId,
+      userMessageId,
       provider: choice.provider,
       providerName: choice.providerName,
       model: choice.model,
       messages: messages.messages,
       segments: messages.segments,
+      store,
     };
   }
 
   async complete(prepared: PreparedCompletion, signal: AbortSignal): Promise<CompletionOutcome> {
     const started = performance.now();
+    const storing = new AbortController();
+    const answer = prepared.provider.complete({
+      model: prepared.model,
+      messages: prepared.messages,
+      maxTokens: this.llm.maxOutputTokens,
+      signal: AbortSignal.any([signal, storing.signal]),
+    });
+    const stored = storeAlongside(prepared, storing);
+    let result;
     try {
-      const result = await prepared.provider.complete({
-        model: prepared.model,
-        messages: prepared.messages,
-        maxTokens: this.llm.maxOutputTokens,
-        signal,
-      });
-      return await this.record(prepared, result.content, result.usage, result.model, performance.now() - started);
+      result = await answer;
     } catch (error) {
+      await stored;
       throw providerFailure(error);
     }
+    await stored;
+    return this.record(prepared, result.content, result.usage, result.model, performance.now() - started);
   }
 
   /** Deltas as the provider sends them, then the stored answer with its citations and usage. */
   async *stream(prepared: PreparedCompletion, signal: AbortSignal): AsyncGenerator<CompletionStreamEvent> {
     const started = performance.now();
+    const storing = new AbortController();
+    // Written while the provider thinks; measured faster than writing after the first token.
+    const stored = storeAlongside(prepared, storing);
     let content = '';
     try {
       for await (const event of prepared.provider.stream({
         model: prepared.model,
         messages: prepared.messages,
         maxTokens: this.llm.maxOutputTokens,
-        signal,
+        signal: AbortSignal.any([signal, storing.signal]),
       })) {
         if (event.type === 'delta') {
           content += event.text;
           yield event;
         } else {
+          await stored;
           yield { type: 'done', result: await this.record(prepared, content, event.usage, event.model, performance.now() - started) };
         }
       }
     } catch (error) {
+      await stored;
       throw providerFailure(error);
     }
   }
@@ -274,7 +302,16 @@ export class CompletionService {
     });
     if (!stored) return null;
     const built = await this.buildMessages(userId, stored.question, stored.history, stored.grounding);
-    return { userId, sessionId, userMessageId, ...resolved, messages: built.messages, segments: built.segments };
+    return {
+      userId,
+      sessionId,
+      userMessageId,
+      ...resolved,
+      messages: built.messages,
+      segments: built.segments,
+      // The question was stored when the job was queued.
+      store: () => Promise.resolve(),
+    };
   }
 
   private async loadTranscript(tx: Tx, transcriptionId: string) {
@@ -349,6 +386,16 @@ export class CompletionService {
     // Stop-word-only questions match nothing in Postgres; plain term overlap still finds something.
     return ranks.size > 0 ? ranks : termOverlapRank(question, segments);
   }
+}
+
+/**
+ * Starts storing the question; if that fails, the provider request is aborted (nobody could get
+ * the answer) and the returned promise rejects with the storing error.
+ */
+function storeAlongside(prepared: PreparedCompletion, storing: AbortController): Promise<void> {
+  const stored = prepared.store();
+  stored.catch((error: unknown) => storing.abort(error));
+  return stored;
 }
 
 export async function recordUsage(

@@ -12,8 +12,8 @@ export const SYSTEM_ROLE = 'transcribo_system';
 
 export function withUser<T>(db: AppDatabase, userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('app.user_id', ${userId}, true)`);
-    await tx.execute(sql.raw(`set local role ${APP_ROLE}`));
+    // One round trip: set_config('role', …, true) is SET LOCAL ROLE.
+    await tx.execute(sql`select set_config('app.user_id', ${userId}, true), set_config('role', ${APP_ROLE}, true)`);
     return work(tx);
   });
 }

@@ -73,8 +73,13 @@ function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
+/** How long an account confirmed to exist is trusted without asking the database again. */
+const SEEN_ACCOUNT_MS = 5_000;
+const SEEN_ACCOUNTS_MAX = 10_000;
+
 export class AuthService {
   readonly accessTokens: AccessTokens;
+  private readonly recentlySeen = new Map<string, number>();
   private readonly supabase: SupabaseTokens | null;
 
   constructor(
@@ -190,12 +195,18 @@ export class AuthService {
       return { userId: await this.supabaseUser(identity.subject, identity.email), method: 'supabase' };
     }
     const { userId } = await this.accessTokens.verify(bearer);
-    // A valid signature outlives the account; the token must not.
-    const exists = await asSystem(this.db, 'check that a token still has an account', async (tx) => {
-      const [row] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
-      return row !== undefined;
-    });
-    if (!exists) throw errors.invalidToken('The account behind this token no longer exists');
+    // A valid signature outlives the account; the token must not. A few seconds' memory of
+    // accounts just seen spares a database round trip on every request of a busy client.
+    const seen = this.recentlySeen.get(userId);
+    if (seen === undefined || seen < Date.now()) {
+      const exists = await asSystem(this.db, 'check that a token still has an account', async (tx) => {
+        const [row] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+        return row !== undefined;
+      });
+      if (!exists) throw errors.invalidToken('The account behind this token no longer exists');
+      if (this.recentlySeen.size >= SEEN_ACCOUNTS_MAX) this.recentlySeen.clear();
+      this.recentlySeen.set(userId, Date.now() + SEEN_ACCOUNT_MS);
+    }
     return { userId, method: 'jwt' };
   }
 

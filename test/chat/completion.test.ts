@@ -247,6 +247,22 @@ describeEachDatabase(
         payload: { transcription_id: entry.transcription.id, message: 'What was said?' },
       });
       assert.equal(stolen.statusCode, 404);
+      const ownSession = await app.inject({ method: 'POST', url: '/api/v1/chat/sessions', headers: bearer(owner.accessToken), payload: {} });
+      for (const url of ['/api/v1/chat/completion', '/api/v1/chat/completion/async']) {
+        const res = await app.inject({
+          method: 'POST',
+          url,
+          headers: bearer(other.accessToken),
+          payload: { session_id: ownSession.json().id, message: 'Let me in' },
+        });
+        assert.equal(res.statusCode, 404, url);
+      }
+      const intrusion = await app.inject({
+        method: 'POST',
+        url: `/api/v1/audio/${entry.id}/summary`,
+        headers: bearer(other.accessToken),
+      });
+      assert.equal(intrusion.statusCode, 404);
 
       const notAllowed = await app.inject({
         method: 'POST',

@@ -324,17 +324,7 @@ export class CompletionService {
     if (row.status !== 'completed') {
       throw new AppError('transcription_not_ready', `The transcription is ${row.status}; ask again once it is completed`);
     }
-    const segments = await tx
-      .select({
-        id: transcriptSegments.id,
-        index: transcriptSegments.index,
-        start: transcriptSegments.start,
-        end: transcriptSegments.end,
-        text: transcriptSegments.text,
-      })
-      .from(transcriptSegments)
-      .where(eq(transcriptSegments.transcriptionId, transcriptionId))
-      .orderBy(asc(transcriptSegments.index));
+    const segments = await groundingSegments(tx, transcriptionId);
     return { transcriptionId, title: row.title, language: row.language, segments };
   }
 
@@ -386,6 +376,21 @@ export class CompletionService {
     // Stop-word-only questions match nothing in Postgres; plain term overlap still finds something.
     return ranks.size > 0 ? ranks : termOverlapRank(question, segments);
   }
+}
+
+/** A transcript's segments as grounding needs them, in order. */
+export function groundingSegments(tx: Tx, transcriptionId: string): Promise<GroundingSegment[]> {
+  return tx
+    .select({
+      id: transcriptSegments.id,
+      index: transcriptSegments.index,
+      start: transcriptSegments.start,
+      end: transcriptSegments.end,
+      text: transcriptSegments.text,
+    })
+    .from(transcriptSegments)
+    .where(eq(transcriptSegments.transcriptionId, transcriptionId))
+    .orderBy(asc(transcriptSegments.index));
 }
 
 /**

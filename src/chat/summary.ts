@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { LlmConfig } from '../config.js';
 import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { recordings, transcriptSegments, transcriptSummaries, transcriptions, type StoredSummary } from '../db/schema.js';
+import { recordings, transcriptSummaries, transcriptions, type StoredSummary } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
-import { providerFailure, recordUsage, type CompletionService } from './completion.js';
+import { groundingSegments, providerFailure, recordUsage, type CompletionService } from './completion.js';
 import { summarizeTranscript } from './grounding/summarize.js';
 import type { LlmProviderName } from './providers/provider.js';
 
@@ -48,17 +48,7 @@ export class SummaryService {
         .orderBy(desc(transcriptions.id))
         .limit(1);
       if (!transcription) throw new AppError('transcription_not_ready', 'The recording has no completed transcription yet');
-      const segments = await tx
-        .select({
-          id: transcriptSegments.id,
-          index: transcriptSegments.index,
-          start: transcriptSegments.start,
-          end: transcriptSegments.end,
-          text: transcriptSegments.text,
-        })
-        .from(transcriptSegments)
-        .where(eq(transcriptSegments.transcriptionId, transcription.id))
-        .orderBy(asc(transcriptSegments.index));
+      const segments = await groundingSegments(tx, transcription.id);
       const hash = transcriptHash(segments);
       const [cached] = await tx
         .select()

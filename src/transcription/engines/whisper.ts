@@ -13,8 +13,6 @@
  * appending to it. The addon returns no tokens, so segments carry no words even when word
  * timestamps are asked for.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import type { SttConfig } from '../../config.js';
 import { ensureModel, ModelUnavailableError, type LogFn } from '../models/download.js';
 import { resolveModel, UnknownModelError, type ResolvedModel } from '../models/registry.js';
@@ -34,6 +32,8 @@ import {
   type NativeTranscribeResult,
   type NativeWhisperContext,
 } from './whisper-native.js';
+import { readModelHeader, type ModelHeader } from './whisper-model-header.js';
+import { openWav, SAMPLE_RATE } from './whisper-wav.js';
 
 /** whisper.cpp's language codes, in token order (index = language id). */
 export const WHISPER_LANGUAGES = [
@@ -45,8 +45,6 @@ export const WHISPER_LANGUAGES = [
   'mg', 'as', 'tt', 'haw', 'ln', 'ha', 'ba', 'jw', 'su', 'yue',
 ] as const;
 
-const SAMPLE_RATE = 16_000;
-const GGML_FILE_MAGIC = 0x67676d6c;
 /** A segment ending this close to a window's cut may have been cut short. */
 const CUT_MARGIN_SECONDS = 1;
 /** Characters of the preceding text handed to the next window as its prompt (~100 tokens). */
@@ -63,12 +61,6 @@ export interface WhisperEngineOptions {
   native?: LoadedNative;
 }
 
-interface ModelHeader {
-  nVocab: number;
-  nAudioLayer: number;
-  nTextState: number;
-  ftype: number;
-}
 
 interface LoadedModel {
   context: NativeWhisperContext;
@@ -483,135 +475,4 @@ function engineFailed(error: unknown): EngineError {
   return new EngineError(`whisper.cpp failed: ${reason}`, badInput ? 'permanent' : 'transient', 'engine_failed', {
     cause: error,
   });
-}
-
-/**
- * Reads and sanity-checks a ggml model's header before whisper.cpp sees it: random bytes or a
- * truncated download get a clear message instead of native log noise (or, for a file cut inside its
- * vocabulary, an "empty model for testing" that loads without weights).
- */
-export async function readModelHeader(modelPath: string): Promise<ModelHeader> {
-  const bad = (why: string) =>
-    new EngineError(
-      `The whisper model ${modelPath} cannot be used: ${why}. The file may be corrupt or truncated, or not a ` +
-        'whisper.cpp ggml model; delete it to download a named model again, or point WHISPER_MODEL at a good file.',
-      'permanent',
-      'model_unavailable',
-    );
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(modelPath, 'r');
-    const size = (await handle.stat()).size;
-    const buffer = Buffer.alloc(48);
-    const { bytesRead } = await handle.read(buffer, 0, 48, 0);
-    if (bytesRead < 48) throw bad(`it is only ${size} bytes long`);
-    if (buffer.readUInt32LE(0) !== GGML_FILE_MAGIC) throw bad('it does not start with the ggml magic number');
-    const values = Array.from({ length: 11 }, (_, i) => buffer.readInt32LE(4 + 4 * i));
-    const [nVocab, nAudioCtx, nAudioState, nAudioHead, nAudioLayer, nTextCtx, nTextState, nTextHead, nTextLayer, nMels] =
-      values as [number, number, number, number, number, number, number, number, number, number];
-    const ftype = values[10]! % 1000;
-    const sane =
-      nVocab >= 51864 && nVocab <= 52000 &&
-      nAudioCtx > 0 && nAudioCtx <= 1500 && nTextCtx > 0 && nTextCtx <= 4096 &&
-      nAudioState > 0 && nAudioState <= 8192 && nAudioState === nTextState &&
-      nAudioHead > 0 && nAudioState % nAudioHead === 0 && nTextHead > 0 && nTextState % nTextHead === 0 &&
-      nAudioLayer > 0 && nAudioLayer <= 128 && nTextLayer > 0 && nTextLayer <= 128 &&
-      nMels > 0 && nMels <= 256 && ftype >= 0 && ftype < 64;
-    if (!sane) throw bad(`its header is not a whisper model's (${values.join(', ')})`);
-    // The token embedding alone is n_vocab × n_state weights of at least half a byte each.
-    const minimum = nVocab * nTextState * 0.5;
-    if (size < minimum) throw bad(`it is ${size} bytes long, too short to hold the model's weights`);
-    return { nVocab, nAudioLayer, nTextState, ftype };
-  } catch (error) {
-    if (error instanceof EngineError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(
-      code === 'ENOENT'
-        ? `The whisper model file ${modelPath} does not exist.`
-        : `The whisper model file ${modelPath} cannot be read: ${(error as Error).message}`,
-      'permanent',
-      'model_unavailable',
-      { cause: error },
-    );
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
-
-interface WavReader {
-  /** Null when the file is not 16 kHz mono 16-bit PCM (whisper.cpp then decodes it itself). */
-  format: { dataOffset: number } | null;
-  samples: number;
-  read(startSample: number, endSample: number): Promise<ArrayBuffer>;
-  close(): Promise<void>;
-}
-
-/** Finds the data chunk of a RIFF/WAVE file without reading the samples into memory. */
-async function openWav(wavPath: string): Promise<WavReader> {
-  let handle: FileHandle;
-  try {
-    handle = await open(wavPath, 'r');
-  } catch (error) {
-    throw new EngineError(
-      `Cannot read the decoded audio ${path.basename(wavPath)}: ${(error as Error).message}`,
-      'transient',
-      'engine_failed',
-      { cause: error },
-    );
-  }
-  const close = () => handle.close().catch(() => {});
-  const unknown: WavReader = {
-    format: null,
-    samples: 0,
-    read: () => Promise.reject(new Error('not a PCM WAV')),
-    close,
-  };
-  try {
-    const fileSize = (await handle.stat()).size;
-    const header = Buffer.alloc(12);
-    await handle.read(header, 0, 12, 0);
-    if (header.toString('ascii', 0, 4) !== 'RIFF' || header.toString('ascii', 8, 12) !== 'WAVE') return unknown;
-    let offset = 12;
-    let pcm16kMono = false;
-    const chunkHeader = Buffer.alloc(8);
-    while (offset + 8 <= fileSize) {
-      await handle.read(chunkHeader, 0, 8, offset);
-      const id = chunkHeader.toString('ascii', 0, 4);
-      let size = chunkHeader.readUInt32LE(4);
-      const body = offset + 8;
-      if (id === 'fmt ') {
-        const fmt = Buffer.alloc(16);
-        await handle.read(fmt, 0, 16, body);
-        const tag = fmt.readUInt16LE(0);
-        pcm16kMono = tag === 1 && fmt.readUInt16LE(2) === 1 && fmt.readUInt32LE(4) === SAMPLE_RATE && fmt.readUInt16LE(14) === 16;
-      } else if (id === 'data') {
-        if (!pcm16kMono) return unknown;
-        // Streaming writers leave the size at 0 or 0xFFFFFFFF: the data runs to the end of the file.
-        if (size === 0 || body + size > fileSize) size = fileSize - body;
-        const samples = Math.floor(size / 2);
-        return {
-          format: { dataOffset: body },
-          samples,
-          close,
-          async read(startSample, endSample) {
-            const bytes = (endSample - startSample) * 2;
-            const out = new ArrayBuffer(bytes);
-            const view = new Uint8Array(out);
-            let done = 0;
-            while (done < bytes) {
-              const { bytesRead } = await handle.read(view, done, bytes - done, body + startSample * 2 + done);
-              if (bytesRead === 0) break;
-              done += bytesRead;
-            }
-            return done === bytes ? out : out.slice(0, done - (done % 2));
-          },
-        };
-      }
-      offset = body + size + (size % 2);
-    }
-    return unknown;
-  } catch (error) {
-    await close();
-    throw error;
-  }
 }

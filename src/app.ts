@@ -166,7 +166,7 @@ export async function buildApp(deps: AppDeps) {
           maxAttempts: config.jobAttempts,
         });
         await scope.register(summaryRoutes, { prefix: '/audio', summaries: services.summaries });
-        await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs });
+        await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs, events: runtime.jobEvents });
         await scope.register(searchRoutes, { prefix: '/search', search: services.search });
       });
     },

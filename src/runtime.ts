@@ -12,6 +12,7 @@ import { InlineJobQueue } from './jobs/inline-queue.js';
 import type { JobQueue } from './jobs/queue.js';
 import { JobRegistry } from './jobs/registry.js';
 import { JobService } from './jobs/service.js';
+import { JobEventHub } from './jobs/events.js';
 import type { AudioIntakeOptions } from './recordings/audio-intake.js';
 import { RecordingService } from './recordings/service.js';
 import { SearchService } from './search/service.js';
@@ -42,6 +43,7 @@ export interface RuntimeOverrides {
 
 export interface Runtime {
   services: Services;
+  jobEvents: JobEventHub;
   blobStore: BlobStore;
   engines: EngineSet;
   queue: JobQueue;
@@ -78,6 +80,7 @@ export function createRuntime(
     ...overrides.queue,
   });
   const jobs = new JobService(db, queue);
+  const jobEvents = new JobEventHub(queue);
   const transcriptions = new TranscriptionService(db, {
     queue,
     jobs,
@@ -85,6 +88,7 @@ export function createRuntime(
     maxAttempts: config.jobAttempts,
   });
   return {
+    jobEvents,
     blobStore,
     engines,
     queue,

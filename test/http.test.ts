@@ -45,6 +45,7 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['post', '/api/v1/chat/completion', 200, true, true],
   ['post', '/api/v1/chat/completion/async', 202, true, true],
   ['post', '/api/v1/audio/{id}/summary', 200, true, true],
+  ['get', '/api/v1/jobs/{id}/events', 200, false, true],
 ];
 
 interface OpenApiOperation {

@@ -7,7 +7,7 @@ import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import type { CompletionService } from './completion.js';
 import { AsyncCompletionResponse, CompletionBody, CompletionResponse } from './completion-schemas.js';
-import { openEventStream, wantsEventStream } from './sse.js';
+import { openEventStream, wantsEventStream } from '../http/sse.js';
 
 const tags = ['chat'];
 

@@ -271,7 +271,8 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
     };
     try {
       const payload = handler.parse(job.payload, job.payloadVersion);
-      const success = await handler.run({ job, payload, signal: controller.signal, progress });
+      const partial = (data: Record<string, unknown>) => this.emit('partial', job.id, data);
+      const success = await handler.run({ job, payload, signal: controller.signal, progress, partial });
       // A handler that finished despite its signal: the interruption wins, nothing is committed.
       if (controller.signal.aborted) throw controller.signal.reason;
       const committed = await asSystem(this.options.db, 'record a finished job', async (tx) => {

@@ -15,6 +15,7 @@ export interface JobEvents {
   /** A job reached a final status (here or, polled, in another process). */
   settled: [jobId: string, status: Extract<JobStatus, 'completed' | 'failed' | 'cancelled'>];
   progress: [jobId: string, percent: number];
+  partial: [jobId: string, data: Record<string, unknown>];
 }
 
 /**

@@ -4,11 +4,83 @@ import { problemResponses } from '../http/problem.js';
 import { IdParams } from '../http/schemas.js';
 import { Job } from './schemas.js';
 import type { JobService } from './service.js';
+import type { JobEventHub } from './events.js';
+import { openEventStream } from '../http/sse.js';
+import { Type } from 'typebox';
 
 const tags = ['jobs'];
 
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+const POLL_MS = 1_000;
+
 /** Mounted under /api/v1/jobs inside an authenticated scope. */
-export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; events: JobEventHub }> = async (
+  app,
+  { jobs, events },
+) => {
+  app.get(
+    '/:id/events',
+    {
+      schema: {
+        tags,
+        summary: 'Live job events (server-sent events)',
+        description:
+          '`progress` {progress}, `segment` {start, end, text} as the engine produces them, then one of ' +
+          '`completed` (with the job, whose result names what was made), `failed` or `cancelled`, and the stream ' +
+          'closes. Send Last-Event-ID to resume after a reconnect. Jobs run by another process are followed by polling.',
+        params: IdParams,
+        response: {
+          200: { description: 'An event stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problemResponses(401, 404, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = userIdOf(request);
+      const initial = await jobs.get(userId, request.params.id);
+      const header = request.headers['last-event-id'];
+      const lastId = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : null;
+      const stream = openEventStream(request, reply);
+      const send = (event: string, data: unknown, id?: number) => stream.send(event, data, id);
+      let closed = false;
+      const finish = async () => {
+        if (closed) return;
+        closed = true;
+        const job = await jobs.get(userId, initial.id).catch(() => initial);
+        send(job.status, job);
+        stream.end();
+      };
+      if (FINAL.has(initial.status)) {
+        await finish();
+        return reply;
+      }
+      send('progress', { progress: initial.progress });
+      const live = events.subscribe(initial.id, lastId, (event) => {
+        if (FINAL.has(event.event)) void finish();
+        else send(event.event, event.data, event.id);
+      });
+      for (const event of live.replay) {
+        if (!FINAL.has(event.event)) send(event.event, event.data, event.id);
+      }
+      // Covers jobs run by another process, whose events never reach this one.
+      const poll = setInterval(() => {
+        void jobs
+          .get(userId, initial.id)
+          .then((job) => (FINAL.has(job.status) ? finish() : undefined))
+          .catch(() => undefined);
+      }, POLL_MS);
+      stream.signal.addEventListener('abort', () => {
+        closed = true;
+      });
+      await new Promise<void>((resolve) => {
+        reply.raw.once('close', () => resolve());
+      });
+      clearInterval(poll);
+      live.unsubscribe();
+      return reply;
+    },
+  );
+
   app.get(
     '/:id',
     {

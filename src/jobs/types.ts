@@ -25,6 +25,8 @@ export interface JobContext<P> {
   signal: AbortSignal;
   /** 0–100; written to the database at most about once a second. */
   progress(percent: number): void;
+  /** Partial output as it is produced (e.g. a transcript segment), for live listeners; not stored. */
+  partial(data: Record<string, unknown>): void;
 }
 
 export interface JobSuccess {

@@ -88,6 +88,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         model: t.model ?? undefined,
         signal,
         onProgress: (percent) => progress(DECODE_SHARE + (percent * (99 - DECODE_SHARE)) / 100),
+        onSegment: (segment) => context.partial({ start: segment.start, end: segment.end, text: segment.text.trim() }),
       });
       return {
         result: { transcription_id: t.id, recording_id: t.recordingId },

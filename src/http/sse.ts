@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../http/errors.js';
+import { AppError } from './errors.js';
 
 /** True when the client asked for server-sent events, by body flag or by Accept header. */
 export function wantsEventStream(request: FastifyRequest, flag: boolean | undefined): boolean {
@@ -26,8 +26,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
     'x-accel-buffering': 'no',
   });
   reply.raw.flushHeaders();
-  const send = (event: string, data: unknown) => {
-    if (!reply.raw.writableEnded) reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const send = (event: string, data: unknown, id?: number) => {
+    if (!reply.raw.writableEnded) {
+      reply.raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    }
   };
   return {
     signal: controller.signal,

@@ -1,0 +1,66 @@
+import type { JobQueue } from './queue.js';
+
+export interface JobEvent {
+  /** Increasing per job; clients resume with Last-Event-ID. */
+  id: number;
+  event: 'progress' | 'segment' | 'completed' | 'failed' | 'cancelled';
+  data: Record<string, unknown>;
+}
+
+type Listener = (event: JobEvent) => void;
+
+const MAX_EVENTS_PER_JOB = 1_000;
+/** How long a finished job's events stay available for clients that reconnect. */
+const KEEP_AFTER_END_MS = 10 * 60_000;
+
+/**
+ * The live events of jobs this process runs, numbered and kept for a while so a client that
+ * reconnects with Last-Event-ID misses nothing. Jobs run by other processes are followed by
+ * polling the database (see the events route).
+ */
+export class JobEventHub {
+  private readonly logs = new Map<string, { events: JobEvent[]; next: number; endedAt: number | null }>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(queue: JobQueue) {
+    queue.on('progress', (jobId, percent) => this.push(jobId, 'progress', { progress: percent }));
+    queue.on('partial', (jobId, data) => this.push(jobId, 'segment', data));
+    queue.on('settled', (jobId, status) => {
+      this.push(jobId, status, { status });
+      const log = this.logs.get(jobId);
+      if (log) log.endedAt = Date.now();
+      this.prune();
+    });
+  }
+
+  /** Events after `afterId` (all when null), then live ones through `listener` until unsubscribed. */
+  subscribe(jobId: string, afterId: number | null, listener: Listener): { replay: JobEvent[]; unsubscribe: () => void } {
+    const replay = (this.logs.get(jobId)?.events ?? []).filter((e) => afterId === null || e.id > afterId);
+    let set = this.listeners.get(jobId);
+    if (!set) this.listeners.set(jobId, (set = new Set()));
+    set.add(listener);
+    return {
+      replay,
+      unsubscribe: () => {
+        set.delete(listener);
+        if (set.size === 0) this.listeners.delete(jobId);
+      },
+    };
+  }
+
+  private push(jobId: string, event: JobEvent['event'], data: Record<string, unknown>): void {
+    let log = this.logs.get(jobId);
+    if (!log) this.logs.set(jobId, (log = { events: [], next: 1, endedAt: null }));
+    const entry: JobEvent = { id: log.next++, event, data };
+    log.events.push(entry);
+    if (log.events.length > MAX_EVENTS_PER_JOB) log.events.splice(0, log.events.length - MAX_EVENTS_PER_JOB);
+    for (const listener of this.listeners.get(jobId) ?? []) listener(entry);
+  }
+
+  private prune(): void {
+    const cutoff = Date.now() - KEEP_AFTER_END_MS;
+    for (const [jobId, log] of this.logs) {
+      if (log.endedAt !== null && log.endedAt < cutoff && !this.listeners.has(jobId)) this.logs.delete(jobId);
+    }
+  }
+}

@@ -23,6 +23,7 @@ import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { searchRoutes } from './search/routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
 import { openAICompatRoutes } from './openai-compat/routes.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
@@ -65,6 +66,7 @@ export async function buildApp(deps: AppDeps) {
   app.decorate('runtime', runtime);
   // Running jobs get the shutdown window to finish; the rest resume on the next start.
   app.addHook('onClose', () => runtime.queue.stop(config.shutdownTimeoutMs / 2));
+  app.addHook('onClose', () => runtime.webhookDispatcher.stop());
 
   app.addHook('onRequest', async (request, reply) => {
     request.auth = null;
@@ -168,6 +170,7 @@ export async function buildApp(deps: AppDeps) {
         await scope.register(summaryRoutes, { prefix: '/audio', summaries: services.summaries });
         await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs, events: runtime.jobEvents });
         await scope.register(searchRoutes, { prefix: '/search', search: services.search });
+        await scope.register(webhookRoutes, { prefix: '/webhooks', webhooks: services.webhooks });
       });
     },
     { prefix: '/api/v1' },

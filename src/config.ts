@@ -48,6 +48,10 @@ export interface Config {
   jobAttempts: number;
   jobTimeoutSeconds: number;
   llm: LlmConfig;
+  /** Deliver webhooks to private, loopback and link-local addresses (tests; trusted networks). */
+  webhookAllowPrivate: boolean;
+  webhookTimeoutMs: number;
+  webhookMaxAttempts: number;
 }
 
 export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
@@ -302,6 +306,9 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     jobAttempts: read.int('JOB_ATTEMPTS', 3, 1, 20),
     jobTimeoutSeconds: read.int('JOB_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400),
     llm: readLlm(read, openaiApiKey),
+    webhookAllowPrivate: read.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    webhookMaxAttempts: read.int('WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

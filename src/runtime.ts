@@ -20,6 +20,8 @@ import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/index.js';
 import { LocalBlobStore } from './storage/local.js';
 import { createEngines, type EngineSet } from './transcription/engines/index.js';
+import { WebhookDispatcher } from './webhooks/delivery.js';
+import { WebhookService } from './webhooks/service.js';
 import { TranscriptionJob } from './transcription/job.js';
 import { TranscriptionService } from './transcription/service.js';
 
@@ -32,6 +34,7 @@ export interface Services {
   search: SearchService;
   completion: CompletionService;
   summaries: SummaryService;
+  webhooks: WebhookService;
 }
 
 /** What a test may replace; everything else is built from the config. */
@@ -39,11 +42,13 @@ export interface RuntimeOverrides {
   blobStore?: BlobStore;
   engines?: EngineSet;
   queue?: { leaseMs?: number; pollMs?: number };
+  webhookIntervalMs?: number;
 }
 
 export interface Runtime {
   services: Services;
   jobEvents: JobEventHub;
+  webhookDispatcher: WebhookDispatcher;
   blobStore: BlobStore;
   engines: EngineSet;
   queue: JobQueue;
@@ -87,8 +92,16 @@ export function createRuntime(
     stt: config.stt,
     maxAttempts: config.jobAttempts,
   });
+  const webhookDispatcher = new WebhookDispatcher(db, {
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    intervalMs: overrides.webhookIntervalMs ?? 2_000,
+    log,
+  });
   return {
     jobEvents,
+    webhookDispatcher,
     blobStore,
     engines,
     queue,
@@ -107,6 +120,7 @@ export function createRuntime(
       search: new SearchService(db),
       completion,
       summaries: new SummaryService(db, config.llm, completion),
+      webhooks: new WebhookService(db, { allowPrivate: config.webhookAllowPrivate }),
     },
   };
 }

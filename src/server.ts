@@ -47,6 +47,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 try {
   // Jobs queued or interrupted before a restart resume here.
   await app.runtime.queue.start();
+  app.runtime.webhookDispatcher.start();
   await app.listen({ host: config.host, port: config.port });
 } catch (error) {
   app.log.fatal({ err: error }, 'could not listen');

@@ -46,6 +46,10 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['post', '/api/v1/chat/completion/async', 202, true, true],
   ['post', '/api/v1/audio/{id}/summary', 200, true, true],
   ['get', '/api/v1/jobs/{id}/events', 200, false, true],
+  ['post', '/api/v1/webhooks/', 201, true, true],
+  ['get', '/api/v1/webhooks/', 200, false, true],
+  ['delete', '/api/v1/webhooks/{id}', 204, false, true],
+  ['get', '/api/v1/webhooks/{id}/deliveries', 200, false, true],
 ];
 
 interface OpenApiOperation {

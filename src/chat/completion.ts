@@ -12,6 +12,7 @@ import { buildGroundedMessages, groundedSystemPrompt } from './grounding/prompts
 import { estimateMessagesTokens } from './grounding/tokens.js';
 import { formatSegments, selectContext, termOverlapRank, type GroundingSegment } from './grounding/transcript.js';
 import type { ChatProviderLookup } from './providers/index.js';
+import { enqueueEvent } from '../webhooks/service.js';
 import { ProviderError, type ChatProvider, type LlmMessage, type TokenUsage } from './providers/provider.js';
 
 export interface CompletionInput {
@@ -267,6 +268,7 @@ export class CompletionService {
         citations,
       });
       await recordUsage(t, prepared.userId, 'chat', prepared.providerName, model, usage);
+      await enqueueEvent(t, prepared.userId, 'chat.completed', { session_id: prepared.sessionId, message_id: messageId });
     };
     if (tx) await write(tx);
     else await withUser(this.db, prepared.userId, write);

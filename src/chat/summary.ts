@@ -8,6 +8,7 @@ import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
 import { groundingSegments, providerFailure, recordUsage, type CompletionService } from './completion.js';
 import { summarizeTranscript } from './grounding/summarize.js';
+import { enqueueEvent } from '../webhooks/service.js';
 import type { LlmProviderName } from './providers/provider.js';
 
 export interface SummaryView extends StoredSummary {
@@ -106,6 +107,7 @@ export class SummaryService {
         .onConflictDoUpdate({ target: transcriptSummaries.transcriptionId, set: { ...values, createdAt: sql`now()` } })
         .returning();
       await recordUsage(tx, userId, 'summary', model.providerName, model.model, summary.usage);
+      await enqueueEvent(tx, userId, 'summary.completed', { transcription_id: source.transcription.id, recording_id: recordingId });
       return stored!;
     });
     return this.view(row, false);

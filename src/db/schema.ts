@@ -258,4 +258,6 @@ export const USER_OWNED_TABLES = [
   'jobs',
   'transcript_summaries',
   'llm_usage',
+  'webhooks',
+  'webhook_deliveries',
 ] as const;

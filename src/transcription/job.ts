@@ -17,6 +17,7 @@ import type { EngineResult } from './engines/engine.js';
 import type { EngineSet } from './engines/index.js';
 import { searchConfigFor } from './search-config.js';
 import { insertSegments } from './service.js';
+import { enqueueEvent } from '../webhooks/service.js';
 
 export interface TranscriptionPayload {
   transcriptionId: string;
@@ -92,7 +93,10 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       });
       return {
         result: { transcription_id: t.id, recording_id: t.recordingId },
-        commit: (tx) => this.store(tx, t.id, t.userId, t.recordingId, result),
+        commit: async (tx) => {
+          await this.store(tx, t.id, t.userId, t.recordingId, result);
+          await enqueueEvent(tx, t.userId, 'transcription.completed', { transcription_id: t.id, recording_id: t.recordingId });
+        },
       };
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -153,6 +157,11 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
           .update(transcriptions)
           .set({ status: 'failed', error: settlement.error, errorCode: settlement.code, completedAt: new Date() })
           .where(eq(transcriptions.id, transcriptionId));
+        await enqueueEvent(tx, job.userId, 'transcription.failed', {
+          transcription_id: transcriptionId,
+          error: settlement.error,
+          code: settlement.code,
+        });
         return;
       case 'cancelled':
         await tx

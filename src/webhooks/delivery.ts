@@ -101,15 +101,17 @@ async function attempt(delivery: Claimed, options: DeliverOptions, now: Date): P
  */
 export async function deliverDue(db: AppDatabase, options: DeliverOptions): Promise<DeliverResult> {
   const clock = options.now ?? (() => new Date());
-  const started = clock();
-  const leaseUntil = new Date(started.getTime() + options.timeoutMs + 30_000);
+  // Due-ness and retry times use the database's clock unless a test gives one: app servers' clocks
+  // may disagree with it and with each other.
+  const dbNow = () => (options.now ? sql`${options.now().toISOString()}::timestamptz` : sql`now()`);
+  const leaseMs = options.timeoutMs + 30_000;
   const claimed = await asSystem(db, 'webhook dispatcher: deliveries of every user', async (tx) => {
     const rows = await queryRows<Claimed>(
       tx,
       sql`select d.id, d.event, d.payload, d.message_id, d.attempts, d.created_at, w.url, w.secret
           from webhook_deliveries d
           join webhooks w on w.id = d.webhook_id and w.user_id = d.user_id
-          where d.status = 'pending' and d.next_attempt_at <= ${started.toISOString()}::timestamptz
+          where d.status = 'pending' and d.next_attempt_at <= ${dbNow()}
             and w.disabled_at is null
           order by d.next_attempt_at, d.id
           limit ${options.batchSize ?? 20}
@@ -117,7 +119,7 @@ export async function deliverDue(db: AppDatabase, options: DeliverOptions): Prom
     );
     if (rows.length > 0) {
       await tx.execute(
-        sql`update webhook_deliveries set next_attempt_at = ${leaseUntil.toISOString()}::timestamptz
+        sql`update webhook_deliveries set next_attempt_at = ${dbNow()} + ${leaseMs}::double precision * interval '1 millisecond'
             where id = any(${`{${rows.map((r) => r.id).join(',')}}`}::uuid[])`,
       );
     }
@@ -129,14 +131,13 @@ export async function deliverDue(db: AppDatabase, options: DeliverOptions): Prom
     claimed.map(async (delivery) => {
       const outcome = await attempt(delivery, options, clock());
       const attempts = Number(delivery.attempts) + 1;
-      const finished = clock();
       await asSystem(db, 'webhook dispatcher: record an attempt', async (tx) => {
         if (outcome.ok) {
           result.delivered++;
           await tx.execute(
             sql`update webhook_deliveries
                 set status = 'delivered', attempts = ${attempts}, last_status_code = ${outcome.status},
-                    last_error = null, delivered_at = ${finished.toISOString()}::timestamptz
+                    last_error = null, delivered_at = ${dbNow()}
                 where id = ${delivery.id}`,
           );
           return;
@@ -144,14 +145,12 @@ export async function deliverDue(db: AppDatabase, options: DeliverOptions): Prom
         const exhausted = attempts >= options.maxAttempts;
         if (exhausted) result.failed++;
         else result.retrying++;
-        const next = new Date(
-          finished.getTime() + backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs),
-        );
+        const delayMs = backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs);
         await tx.execute(
           sql`update webhook_deliveries
               set status = ${exhausted ? 'failed' : 'pending'}, attempts = ${attempts},
                   last_status_code = ${outcome.status}, last_error = ${outcome.error.slice(0, MAX_ERROR_LENGTH)},
-                  next_attempt_at = ${next.toISOString()}::timestamptz
+                  next_attempt_at = ${dbNow()} + ${delayMs}::double precision * interval '1 millisecond'
               where id = ${delivery.id}`,
         );
       });

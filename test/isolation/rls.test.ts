@@ -53,6 +53,7 @@ interface Owner {
   transcriptionId: string;
   /** A transcription without a summary, for planting one (there is one summary per transcription). */
   spareTranscriptionId: string;
+  webhookId: string;
   sessionId: string;
   apiKeyId: string;
 }
@@ -87,7 +88,15 @@ async function seedOwner(app: App, db: AppDatabase, label: string): Promise<Owne
     await tx.execute(sql`insert into llm_usage (id, user_id, purpose, provider, model, input_tokens, output_tokens)
                          values (${newId()}, ${user.userId}, 'chat', 'openai', 'm', 1, 1)`);
   }); // transcript_summaries, llm_usage
+  const webhookId = newId();
+  await asSystem(db, 'test: a webhook and a delivery as the webhook service would store them', async (tx) => {
+    await tx.execute(sql`insert into webhooks (id, user_id, url, events, secret)
+                         values (${webhookId}, ${user.userId}, 'https://hooks.example', '{chat.completed}', 'whsec_eA==')`);
+    await tx.execute(sql`insert into webhook_deliveries (id, webhook_id, user_id, event, payload, message_id)
+                         values (${newId()}, ${webhookId}, ${user.userId}, 'chat.completed', '{}'::jsonb, ${`msg_${newId()}`})`);
+  }); // webhooks, webhook_deliveries
   return {
+    webhookId,
     user,
     recordingId: entry.id,
     transcriptionId: entry.transcription.id,
@@ -131,6 +140,12 @@ function insertFor(table: Table, owner: Owner): ReturnType<typeof sql> {
       return sql`insert into transcript_summaries (id, transcription_id, user_id, transcript_hash, content, provider, model,
                                                    input_tokens, output_tokens, latency_ms)
                  values (${id}, ${owner.spareTranscriptionId}, ${userId}, 'planted', '{}'::jsonb, 'openai', 'm', 0, 0, 0)`;
+    case 'webhooks':
+      return sql`insert into webhooks (id, user_id, url, events, secret)
+                 values (${id}, ${userId}, 'https://x.example', '{chat.completed}', 'whsec_eA==')`;
+    case 'webhook_deliveries':
+      return sql`insert into webhook_deliveries (id, webhook_id, user_id, event, payload, message_id)
+                 values (${id}, ${owner.webhookId}, ${userId}, 'chat.completed', '{}'::jsonb, 'm')`;
     case 'llm_usage':
       return sql`insert into llm_usage (id, user_id, purpose, provider, model, input_tokens, output_tokens)
                  values (${id}, ${userId}, 'planted', 'openai', 'm', 0, 0)`;
@@ -150,6 +165,8 @@ const TOUCH: Record<Table, string> = {
   jobs: `error = 'hijacked'`,
   transcript_summaries: `model = 'hijacked'`,
   llm_usage: `model = 'hijacked'`,
+  webhooks: `url = 'https://hijacked.example'`,
+  webhook_deliveries: `last_error = 'hijacked'`,
 };
 
 /** Every row of `table` owned by `userId`, seen past RLS. */

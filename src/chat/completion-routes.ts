@@ -7,7 +7,7 @@ import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import type { CompletionService } from './completion.js';
 import { AsyncCompletionResponse, CompletionBody, CompletionResponse } from './completion-schemas.js';
-import { openEventStream, wantsEventStream } from '../http/sse.js';
+import { abortOnDisconnect, openEventStream, wantsEventStream } from '../http/sse.js';
 
 const tags = ['chat'];
 
@@ -52,11 +52,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
       const userId = userIdOf(request);
       const prepared = await completion.prepare(userId, request.body);
       if (!wantsEventStream(request, request.body.stream)) {
-        const controller = new AbortController();
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-        });
-        return reply.send(await completion.complete(prepared, controller.signal));
+        return reply.send(await completion.complete(prepared, abortOnDisconnect(reply)));
       }
       const stream = openEventStream(request, reply);
       try {

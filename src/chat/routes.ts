@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
+import { abortOnDisconnect } from '../http/sse.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
 import type { CompletionService } from './completion.js';
@@ -96,11 +97,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; completi
         provider: body.provider,
         model: body.model,
       });
-      const controller = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-      });
-      const outcome = await completion.complete(prepared, controller.signal);
+      const outcome = await completion.complete(prepared, abortOnDisconnect(reply));
       const [question, answerMessage] = await chat.messagesById(userId, [prepared.userMessageId, outcome.message_id]);
       return reply.code(201).send({ ...question!, reply: answerMessage ?? null });
     },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
+import { abortOnDisconnect } from '../http/sse.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams } from '../http/schemas.js';
 import { SummaryBody, SummaryResponse } from './completion-schemas.js';
@@ -23,11 +24,7 @@ export const summaryRoutes: FastifyPluginAsyncTypebox<{ summaries: SummaryServic
       },
     },
     async (request, reply) => {
-      const controller = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-      });
-      return summaries.summarize(userIdOf(request), request.params.id, request.body ?? {}, controller.signal);
+      return summaries.summarize(userIdOf(request), request.params.id, request.body ?? {}, abortOnDisconnect(reply));
     },
   );
 };

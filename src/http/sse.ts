@@ -8,14 +8,23 @@ export function wantsEventStream(request: FastifyRequest, flag: boolean | undefi
 }
 
 /**
+ * A signal that fires when the client goes away before the response is finished. Listens on the
+ * response: the request's own 'close' fires as soon as its body has been read.
+ */
+export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  return controller.signal;
+}
+
+/**
  * Takes the response over for server-sent events. The returned signal fires when the client goes
  * away, so the caller can abort the provider request it is streaming from.
  */
 export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-  });
+  const signal = abortOnDisconnect(reply);
   void reply.hijack();
   reply.raw.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
@@ -32,10 +41,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
     }
   };
   return {
-    signal: controller.signal,
+    signal,
     send,
     fail(error: unknown) {
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       if (error instanceof AppError) send('error', { code: error.code, status: error.status, message: error.message });
       else {
         request.log.error({ err: error }, 'stream failed');

@@ -9,8 +9,9 @@ import type { JobService } from '../jobs/service.js';
 import type { AudioIntakeOptions } from '../recordings/audio-intake.js';
 import { invalidForm, isLanguageTag, readAudioParts } from '../recordings/audio-form.js';
 import type { RecordingService } from '../recordings/service.js';
-import { CONTENT_TYPES, OUTPUT_FORMATS, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from '../transcription/formats.js';
+import { CONTENT_TYPES, OUTPUT_FORMATS, toSrt, toText, toVerboseJson, toVtt, type OutputFormat } from '../transcription/formats.js';
 import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
+import { formatInput } from '../transcription/render.js';
 import { openAIError, useOpenAIErrors } from './errors.js';
 import { chooseModel, listedModels, type ModelChoice } from './models.js';
 
@@ -74,12 +75,7 @@ function checkFields(fields: Map<string, string[]>, stt: SttConfig): Request {
 }
 
 function render(view: TranscriptionView, request: Request): { type?: string; body: string | ({ text: string } & Record<string, unknown>) } {
-  const input: FormatInput = {
-    text: view.text ?? '',
-    language: view.language,
-    duration: view.duration_seconds,
-    segments: view.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, words: s.words })),
-  };
+  const input = formatInput(view);
   switch (request.format) {
     case 'json':
       return { body: { text: input.text } };

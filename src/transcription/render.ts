@@ -3,7 +3,7 @@ import { AppError } from '../http/errors.js';
 import { CONTENT_TYPES, hasTimes, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from './formats.js';
 import type { TranscriptionView } from './service.js';
 
-function formatInput(view: TranscriptionView): FormatInput {
+export function formatInput(view: TranscriptionView): FormatInput {
   return {
     text: view.text ?? '',
     language: view.language,

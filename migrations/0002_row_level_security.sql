@@ -27,24 +27,23 @@ CREATE FUNCTION app_current_user_id() RETURNS uuid
   LANGUAGE sql STABLE
   AS $$ SELECT nullif(current_setting('app.user_id', true), '')::uuid $$;
 --> statement-breakpoint
-DO $$
-DECLARE
-  t text;
-  owner_column text;
+-- Every user-owned table is protected the same way; later migrations call this for theirs.
+CREATE FUNCTION transcribo_protect_table(t text, owner_column text DEFAULT 'user_id') RETURNS void
+  LANGUAGE plpgsql
+  AS $$
 BEGIN
-  FOREACH t IN ARRAY ARRAY['users', 'refresh_tokens', 'api_keys', 'recordings', 'transcriptions',
-                           'transcript_segments', 'chat_sessions', 'chat_messages']
-  LOOP
-    owner_column := CASE WHEN t = 'users' THEN 'id' ELSE 'user_id' END;
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO transcribo_app, transcribo_system', t);
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY %I ON %I TO transcribo_app USING (%I = app_current_user_id()) WITH CHECK (%I = app_current_user_id())',
-      t || '_owner', t, owner_column, owner_column);
-    EXECUTE format(
-      'CREATE POLICY %I ON %I TO transcribo_system USING (true) WITH CHECK (true)',
-      t || '_system', t);
-  END LOOP;
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO transcribo_app, transcribo_system', t);
+  EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+  EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+  EXECUTE format(
+    'CREATE POLICY %I ON %I TO transcribo_app USING (%I = app_current_user_id()) WITH CHECK (%I = app_current_user_id())',
+    t || '_owner', t, owner_column, owner_column);
+  EXECUTE format('CREATE POLICY %I ON %I TO transcribo_system USING (true) WITH CHECK (true)', t || '_system', t);
 END
 $$;
+--> statement-breakpoint
+SELECT transcribo_protect_table('users', 'id');
+--> statement-breakpoint
+SELECT transcribo_protect_table(t)
+  FROM unnest(ARRAY['refresh_tokens', 'api_keys', 'recordings', 'transcriptions', 'transcript_segments',
+                    'chat_sessions', 'chat_messages']) AS t;

@@ -37,13 +37,4 @@ ALTER TABLE transcriptions ADD COLUMN word_timestamps boolean NOT NULL DEFAULT f
 --> statement-breakpoint
 ALTER TABLE transcriptions ADD COLUMN error_code text;
 --> statement-breakpoint
-GRANT SELECT, INSERT, UPDATE, DELETE ON jobs TO transcribo_app, transcribo_system;
---> statement-breakpoint
-ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
---> statement-breakpoint
-ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
---> statement-breakpoint
-CREATE POLICY jobs_owner ON jobs TO transcribo_app
-  USING (user_id = app_current_user_id()) WITH CHECK (user_id = app_current_user_id());
---> statement-breakpoint
-CREATE POLICY jobs_system ON jobs TO transcribo_system USING (true) WITH CHECK (true);
+SELECT transcribo_protect_table('jobs');

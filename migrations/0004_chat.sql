@@ -39,19 +39,4 @@ CREATE TABLE llm_usage (
 --> statement-breakpoint
 CREATE INDEX llm_usage_user_day_idx ON llm_usage (user_id, created_at);
 --> statement-breakpoint
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['transcript_summaries', 'llm_usage']
-  LOOP
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO transcribo_app, transcribo_system', t);
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY %I ON %I TO transcribo_app USING (user_id = app_current_user_id()) WITH CHECK (user_id = app_current_user_id())',
-      t || '_owner', t);
-    EXECUTE format('CREATE POLICY %I ON %I TO transcribo_system USING (true) WITH CHECK (true)', t || '_system', t);
-  END LOOP;
-END
-$$;
+SELECT transcribo_protect_table(t) FROM unnest(ARRAY['transcript_summaries', 'llm_usage']) AS t;

@@ -33,19 +33,4 @@ CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, i
 --> statement-breakpoint
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 --> statement-breakpoint
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['webhooks', 'webhook_deliveries']
-  LOOP
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO transcribo_app, transcribo_system', t);
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY %I ON %I TO transcribo_app USING (user_id = app_current_user_id()) WITH CHECK (user_id = app_current_user_id())',
-      t || '_owner', t);
-    EXECUTE format('CREATE POLICY %I ON %I TO transcribo_system USING (true) WITH CHECK (true)', t || '_system', t);
-  END LOOP;
-END
-$$;
+SELECT transcribo_protect_table(t) FROM unnest(ARRAY['webhooks', 'webhook_deliveries']) AS t;

@@ -225,6 +225,8 @@ export const jobs = pgTable('jobs', {
   lockedBy: text('locked_by'),
   lockedUntil: timestamp('locked_until', { withTimezone: true }),
   cancelRequested: boolean('cancel_requested').notNull().default(false),
+  /** Handed to the Redis queue (BullMQ mode); null while the row waits in the outbox. */
+  dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
   createdAt: createdAt(),
   startedAt: timestamp('started_at', { withTimezone: true }),
   finishedAt: timestamp('finished_at', { withTimezone: true }),

@@ -14,19 +14,19 @@ const MAX_EVENTS_PER_JOB = 1_000;
 const KEEP_AFTER_END_MS = 10 * 60_000;
 
 /**
- * The live events of jobs this process runs, numbered and kept for a while so a client that
- * reconnects with Last-Event-ID misses nothing. Jobs run by other processes are followed by
- * polling the database (see the events route).
+ * The live events of jobs, as this process hears them from its queue (its own workers, or every
+ * worker through Redis), kept for a while so a client that reconnects with Last-Event-ID misses
+ * nothing. The events route also polls the database, so a final status is never missed.
  */
 export class JobEventHub {
-  private readonly logs = new Map<string, { events: JobEvent[]; next: number; endedAt: number | null }>();
+  private readonly logs = new Map<string, { events: JobEvent[]; last: number; endedAt: number | null }>();
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(queue: JobQueue) {
-    queue.on('progress', (jobId, percent) => this.push(jobId, 'progress', { progress: percent }));
-    queue.on('partial', (jobId, data) => this.push(jobId, 'segment', data));
+    queue.on('progress', (jobId, percent, seq) => this.push(jobId, 'progress', { progress: percent }, seq));
+    queue.on('partial', (jobId, data, seq) => this.push(jobId, 'segment', data, seq));
     queue.on('settled', (jobId, status) => {
-      this.push(jobId, status, { status });
+      this.push(jobId, status, { status }, null);
       const log = this.logs.get(jobId);
       if (log) log.endedAt = Date.now();
       this.prune();
@@ -48,10 +48,14 @@ export class JobEventHub {
     };
   }
 
-  private push(jobId: string, event: JobEvent['event'], data: Record<string, unknown>): void {
+  /** `seq` comes from the worker (null for the final event), so every process numbers a job's events alike. */
+  private push(jobId: string, event: JobEvent['event'], data: Record<string, unknown>, seq: number | null): void {
     let log = this.logs.get(jobId);
-    if (!log) this.logs.set(jobId, (log = { events: [], next: 1, endedAt: null }));
-    const entry: JobEvent = { id: log.next++, event, data };
+    if (!log) this.logs.set(jobId, (log = { events: [], last: 0, endedAt: null }));
+    // Events of one job can arrive out of order only across a takeover; an older one is stale.
+    if (seq !== null && seq <= log.last) return;
+    log.last = seq ?? log.last + 1;
+    const entry: JobEvent = { id: log.last, event, data };
     log.events.push(entry);
     if (log.events.length > MAX_EVENTS_PER_JOB) log.events.splice(0, log.events.length - MAX_EVENTS_PER_JOB);
     for (const listener of this.listeners.get(jobId) ?? []) listener(entry);

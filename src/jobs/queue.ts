@@ -14,8 +14,9 @@ export interface EnqueueSpec {
 export interface JobEvents {
   /** A job reached a final status (here or, polled, in another process). */
   settled: [jobId: string, status: Extract<JobStatus, 'completed' | 'failed' | 'cancelled'>];
-  progress: [jobId: string, percent: number];
-  partial: [jobId: string, data: Record<string, unknown>];
+  /** `seq` grows within a job, across processes and attempts: it is the SSE event id. */
+  progress: [jobId: string, percent: number, seq: number];
+  partial: [jobId: string, data: Record<string, unknown>, seq: number];
 }
 
 /**
@@ -25,6 +26,11 @@ export interface JobEvents {
 export interface JobQueue extends EventEmitter<JobEvents> {
   readonly kind: 'inline' | 'bullmq';
   enqueue(tx: Tx, spec: EnqueueSpec): Promise<void>;
+  /**
+   * Throws 503 (with Retry-After) when jobs could not be handed to workers now, so a request
+   * that needs the queue is refused before it writes anything.
+   */
+  assertAvailable(): void;
   /** Call after the enqueuing transaction committed, so workers pick the job up without waiting for a poll. */
   wake(): void;
   /** Queued jobs never start; running ones are stopped through their AbortSignal. */

@@ -22,21 +22,24 @@ function parseEvents(body: string): { id?: number; event: string; data: Record<s
     });
 }
 
-test('the hub numbers events per job and replays only those after Last-Event-ID', () => {
+test('the hub keeps the worker\'s numbering, drops stale events and replays only those after Last-Event-ID', () => {
   const queue = new EventEmitter() as unknown as JobQueue;
   const hub = new JobEventHub(queue);
-  queue.emit('progress', 'job-1', 10);
-  queue.emit('partial', 'job-1', { text: 'hello' });
-  queue.emit('progress', 'job-2', 50);
-  queue.emit('progress', 'job-1', 40);
+  queue.emit('progress', 'job-1', 10, 1_000_001);
+  queue.emit('partial', 'job-1', { text: 'hello' }, 1_000_002);
+  queue.emit('progress', 'job-2', 50, 1_000_001);
+  queue.emit('progress', 'job-1', 40, 1_000_003);
+  // A late event of an earlier attempt, heard after the new attempt's: ignored.
+  queue.emit('progress', 'job-1', 5, 1_000_002);
   const all = hub.subscribe('job-1', null, () => undefined);
-  assert.deepEqual(all.replay.map((e) => [e.id, e.event]), [[1, 'progress'], [2, 'segment'], [3, 'progress']]);
+  assert.deepEqual(all.replay.map((e) => [e.id, e.event]), [[1_000_001, 'progress'], [1_000_002, 'segment'], [1_000_003, 'progress']]);
   all.unsubscribe();
   const seen: JobEvent[] = [];
-  const after = hub.subscribe('job-1', 2, (e) => seen.push(e));
-  assert.deepEqual(after.replay.map((e) => e.id), [3]);
+  const after = hub.subscribe('job-1', 1_000_002, (e) => seen.push(e));
+  assert.deepEqual(after.replay.map((e) => e.id), [1_000_003]);
+  queue.emit('progress', 'job-1', 10, 2_000_001);
   queue.emit('settled', 'job-1', 'completed');
-  assert.deepEqual(seen.map((e) => [e.id, e.event]), [[4, 'completed']]);
+  assert.deepEqual(seen.map((e) => [e.id, e.event]), [[2_000_001, 'progress'], [2_000_002, 'completed']]);
   after.unsubscribe();
 });
 

@@ -15,8 +15,8 @@ import {
   type JobSettlement,
   type JobSuccess,
 } from '../../src/jobs/types.js';
-import { createTestDatabase, DB_KINDS, skipReason, type TestDatabase } from '../helpers/databases.js';
-import { uniqueEmail } from '../helpers/factory.js';
+import { DB_KINDS, skipReason, type TestDatabase } from '../helpers/databases.js';
+import { queueTestDatabase } from '../helpers/jobs.js';
 
 /*
  * The embedded queue on its own: small handlers defined here record what the queue asks of them,
@@ -171,13 +171,7 @@ for (const kind of DB_KINDS) {
     };
 
     before(async () => {
-      testDb = await createTestDatabase(kind);
-      await db().execute(sql`create table test_effects (job_id uuid not null, n int not null)`);
-      await db().execute(sql.raw('grant select, insert, update, delete on test_effects to transcribo_system'));
-      userId = newId();
-      await asSystem(db(), 'test: a job owner', (tx) =>
-        tx.execute(sql`insert into users (id, email) values (${userId}, ${uniqueEmail('jobs')})`),
-      );
+      ({ testDb, userId } = await queueTestDatabase(kind, 'jobs'));
     });
 
     after(async () => {

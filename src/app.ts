@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
@@ -11,6 +11,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
+import { BullJobQueue } from './jobs/bullmq-queue.js';
+import { connectRedis } from './jobs/redis.js';
+import { registerQueueDashboard } from './admin/queue-dashboard.js';
 import type { Database } from './db/client.js';
 import { authRoutes } from './auth/routes.js';
 import { completionRoutes } from './chat/completion-routes.js';
@@ -49,6 +52,17 @@ function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/**
+ * With Redis, counters are shared by every API process (a client cannot multiply its allowance by
+ * the number of replicas). Redis down: requests pass uncounted rather than fail.
+ */
+function rateLimitStore(log: FastifyBaseLogger, config: Config, onClose: (close: () => void) => void) {
+  if (!config.redisUrl) return {};
+  const redis = connectRedis(config.redisUrl, 'rate-limit', log, { failFast: true });
+  onClose(() => redis.disconnect());
+  return { redis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true };
+}
+
 export async function buildApp(deps: AppDeps) {
   const { config, database } = deps;
   const startedAt = Date.now();
@@ -85,7 +99,12 @@ export async function buildApp(deps: AppDeps) {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
-  await app.register(rateLimit, { global: true, max: config.rateLimitMax, timeWindow: '1 minute' });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitMax,
+    timeWindow: '1 minute',
+    ...rateLimitStore(app.log, config, (close) => app.addHook('onClose', async () => close())),
+  });
   await app.register(formbody, { bodyLimit: config.maxFileSize });
   await app.register(multipart, {
     limits: { fileSize: config.maxFileSize, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
@@ -147,6 +166,7 @@ export async function buildApp(deps: AppDeps) {
         checks: [
           { name: 'database', check: () => database.ping() },
           { name: 'storage', check: () => runtime.blobStore.ping() },
+          ...(runtime.queue instanceof BullJobQueue ? [{ name: 'redis', check: () => (runtime.queue as BullJobQueue).ping() }] : []),
         ],
       });
       await api.register(authRoutes, { prefix: '/auth', auth: services.auth, rateLimitMax: config.authRateLimitMax });
@@ -186,6 +206,11 @@ export async function buildApp(deps: AppDeps) {
     stt: config.stt,
     maxUploadBytes: config.maxFileSize,
   });
+
+  if (runtime.queue instanceof BullJobQueue) {
+    // Read-only: the job rows are the truth, and the dashboard's retry or clean buttons act on Redis alone.
+    await registerQueueDashboard(app, { queues: [runtime.queue.queue], auth: services.auth, db: database.db, readOnly: true });
+  }
 
   return app;
 }

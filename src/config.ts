@@ -29,6 +29,8 @@ export interface Config {
   corsOrigins: string[];
   rateLimitMax: number;
   authRateLimitMax: number;
+  /** Lower-cased e-mails whose accounts are made (or promoted to) admin at register or log-in. */
+  adminEmails: string[];
   trustProxy: boolean;
   shutdownTimeoutMs: number;
   supabase: {
@@ -38,6 +40,10 @@ export interface Config {
     jwtAudience: string;
   };
   redisUrl: string | null;
+  /** Key prefix of the queue in Redis: deployments (or tests) sharing one Redis stay apart. */
+  redisPrefix: string;
+  /** False: this API process enqueues but never runs jobs (they run in `npm run worker` processes). */
+  runWorkers: boolean;
   openaiApiKey: string | null;
   anthropicApiKey: string | null;
   storage: StorageConfig;
@@ -47,6 +53,8 @@ export interface Config {
   workerConcurrency: number;
   jobAttempts: number;
   jobTimeoutSeconds: number;
+  /** A worker that stops renewing its hold on a job for this long is presumed dead; its job runs again. */
+  jobLeaseSeconds: number;
   llm: LlmConfig;
   /** Deliver webhooks to private, loopback and link-local addresses (tests; trusted networks). */
   webhookAllowPrivate: boolean;
@@ -288,6 +296,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     corsOrigins: read.list('CORS_ORIGINS', production ? [] : ['*']),
     rateLimitMax: read.int('RATE_LIMIT_MAX', 600, 1),
     authRateLimitMax: read.int('AUTH_RATE_LIMIT_MAX', 30, 1),
+    adminEmails: readAdminEmails(read),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     supabase: {
@@ -297,6 +306,8 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
       jwtAudience: read.string('SUPABASE_JWT_AUDIENCE', 'authenticated'),
     },
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: read.string('REDIS_PREFIX', 'transcribo'),
+    runWorkers: read.bool('RUN_WORKERS', true),
     openaiApiKey,
     anthropicApiKey: read.optional('ANTHROPIC_API_KEY'),
     storage: readStorage(read, dataDir),
@@ -305,6 +316,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     workerConcurrency: read.int('WORKER_CONCURRENCY', 1, 1, 64),
     jobAttempts: read.int('JOB_ATTEMPTS', 3, 1, 20),
     jobTimeoutSeconds: read.int('JOB_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400),
+    jobLeaseSeconds: read.int('JOB_LEASE_SECONDS', 30, 1, 600),
     llm: readLlm(read, openaiApiKey),
     webhookAllowPrivate: read.bool('WEBHOOK_ALLOW_PRIVATE', false),
     webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
@@ -313,6 +325,17 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** ADMIN_EMAILS: comma-separated, trimmed and compared case-insensitively, so stored lower-cased. */
+function readAdminEmails(read: Reader): string[] {
+  const emails = read.list('ADMIN_EMAILS', []).map((email) => email.toLowerCase());
+  const bad = emails.filter((email) => !/^[^\s@,]+@[^\s@,]+$/.test(email));
+  if (bad.length > 0) {
+    read.problems.push(`ADMIN_EMAILS must be comma-separated e-mail addresses, got "${bad.join('", "')}"`);
+    return [];
+  }
+  return emails;
 }
 
 function readLlm(read: Reader, openaiApiKey: string | null): LlmConfig {

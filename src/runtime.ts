@@ -8,6 +8,7 @@ import { ChatService } from './chat/service.js';
 import { SummaryService } from './chat/summary.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
+import { BullJobQueue } from './jobs/bullmq-queue.js';
 import { InlineJobQueue } from './jobs/inline-queue.js';
 import type { JobQueue } from './jobs/queue.js';
 import { JobRegistry } from './jobs/registry.js';
@@ -41,7 +42,7 @@ export interface Services {
 export interface RuntimeOverrides {
   blobStore?: BlobStore;
   engines?: EngineSet;
-  queue?: { leaseMs?: number; pollMs?: number };
+  queue?: { leaseMs?: number; pollMs?: number; followEvents?: boolean };
   webhookIntervalMs?: number;
 }
 
@@ -53,6 +54,29 @@ export interface Runtime {
   engines: EngineSet;
   queue: JobQueue;
   intake: AudioIntakeOptions;
+}
+
+/** BullMQ on Redis when REDIS_URL is set; otherwise the embedded queue in the database. */
+function createQueue(
+  config: Config,
+  database: Database,
+  registry: JobRegistry,
+  log: FastifyBaseLogger,
+  overrides: RuntimeOverrides['queue'] = {},
+): JobQueue {
+  const common = {
+    db: database.db,
+    registry,
+    concurrency: config.workerConcurrency,
+    runWorkers: config.runWorkers,
+    log,
+    timeoutMs: config.jobTimeoutSeconds * 1000,
+    leaseMs: config.jobLeaseSeconds * 1000,
+  };
+  if (config.redisUrl) {
+    return new BullJobQueue({ ...common, redisUrl: config.redisUrl, prefix: config.redisPrefix, ...overrides });
+  }
+  return new InlineJobQueue({ ...common, soleWorker: database.kind === 'pglite', ...overrides });
 }
 
 /** Builds every provider and service once, from the validated config. */
@@ -75,15 +99,7 @@ export function createRuntime(
     new TranscriptionJob({ db, blobStore, engines, ffmpeg, maxAttempts: config.jobAttempts }),
     new ChatCompletionJob(completion, config.jobAttempts),
   ]);
-  const queue = new InlineJobQueue({
-    db,
-    registry,
-    concurrency: config.workerConcurrency,
-    log,
-    soleWorker: database.kind === 'pglite',
-    timeoutMs: config.jobTimeoutSeconds * 1000,
-    ...overrides.queue,
-  });
+  const queue = createQueue(config, database, registry, log, overrides.queue);
   const jobs = new JobService(db, queue);
   const jobEvents = new JobEventHub(queue);
   const transcriptions = new TranscriptionService(db, {

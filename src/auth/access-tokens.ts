@@ -8,6 +8,9 @@ export interface IssuedAccessToken {
   expiresIn: number;
 }
 
+/** What a non-access token made by AccessTokens is for (its `typ` claim). */
+export type TokenPurpose = 'admin_session';
+
 /** Our own access tokens: short-lived JWTs signed with SECRET_KEY. */
 export class AccessTokens {
   private readonly key: Uint8Array;
@@ -17,8 +20,19 @@ export class AccessTokens {
   }
 
   async issue(userId: string): Promise<IssuedAccessToken> {
-    const expiresIn = this.config.accessTokenExpireMinutes * 60;
-    const token = await new SignJWT({ typ: 'access' })
+    return this.sign(userId, 'access', this.config.accessTokenExpireMinutes * 60);
+  }
+
+  /**
+   * A token for one narrower purpose (the admin dashboard's cookie): same key, issuer and audience,
+   * but its `typ` keeps it from ever passing as an access token, and it lives no longer than one.
+   */
+  issueFor(purpose: TokenPurpose, userId: string, maxSeconds: number): Promise<IssuedAccessToken> {
+    return this.sign(userId, purpose, Math.min(maxSeconds, this.config.accessTokenExpireMinutes * 60));
+  }
+
+  private async sign(userId: string, typ: 'access' | TokenPurpose, expiresIn: number): Promise<IssuedAccessToken> {
+    const token = await new SignJWT({ typ })
       .setProtectedHeader({ alg: this.config.algorithm, typ: 'JWT' })
       .setSubject(userId)
       .setIssuer(this.config.jwtIssuer)
@@ -39,7 +53,16 @@ export class AccessTokens {
     }
   }
 
-  async verify(token: string): Promise<{ userId: string }> {
+  verify(token: string): Promise<{ userId: string }> {
+    return this.verifyTyp(token, 'access');
+  }
+
+  /** Verifies a token made by issueFor(purpose); access tokens and other purposes are refused. */
+  verifyFor(purpose: TokenPurpose, token: string): Promise<{ userId: string }> {
+    return this.verifyTyp(token, purpose);
+  }
+
+  private async verifyTyp(token: string, typ: 'access' | TokenPurpose): Promise<{ userId: string }> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [this.config.algorithm],
@@ -47,7 +70,7 @@ export class AccessTokens {
         audience: this.config.jwtAudience,
         requiredClaims: ['sub', 'exp'],
       });
-      if (payload.typ !== 'access' || typeof payload.sub !== 'string') throw errors.invalidToken();
+      if (payload.typ !== typ || typeof payload.sub !== 'string') throw errors.invalidToken();
       return { userId: payload.sub };
     } catch (error) {
       throw tokenError(error);

@@ -7,10 +7,12 @@ import { asSystem, withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
 import { AccessTokens } from './access-tokens.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { ADMIN_ROLE, isAdminEmail, promoteToAdmin, roleForNewAccount } from './roles.js';
 import { randomToken, sha256Hex } from './secrets.js';
 import { SupabaseTokens } from './supabase-tokens.js';
 
-export type AuthMethod = 'jwt' | 'api_key' | 'supabase';
+/** `admin_session`: the admin dashboard's cookie (src/admin), accepted nowhere else. */
+export type AuthMethod = 'jwt' | 'api_key' | 'supabase' | 'admin_session';
 
 export interface AuthContext {
   userId: string;
@@ -96,9 +98,10 @@ export class AuthService {
     let row: UserRow;
     try {
       row = await asSystem(this.db, 'create an account before it has a user', async (tx) => {
+        const role = await roleForNewAccount(tx, this.config.adminEmails, normalized);
         const [created] = await tx
           .insert(users)
-          .values({ id: newId(), email: normalized, passwordHash })
+          .values({ id: newId(), email: normalized, passwordHash, role })
           .returning();
         return created!;
       });
@@ -122,6 +125,11 @@ export class AuthService {
     });
     const ok = await verifyPassword(row?.passwordHash ?? null, password);
     if (!row || !ok) throw errors.invalidCredentials();
+    // An address added to ADMIN_EMAILS after the account was made is promoted here; nobody is demoted.
+    if (row.role !== ADMIN_ROLE && isAdminEmail(this.config.adminEmails, row.email)) {
+      await asSystem(this.db, 'log-in promotes an account listed in ADMIN_EMAILS', (tx) => promoteToAdmin(tx, row.id));
+      return this.issuePair({ ...row, role: ADMIN_ROLE });
+    }
     return this.issuePair(row);
   }
 
@@ -274,14 +282,27 @@ export class AuthService {
     });
   }
 
-  /** The local user for a Supabase subject, created the first time it is seen. */
+  /**
+   * The local user for a Supabase subject, created the first time it is seen (admin when it is the
+   * first account or its e-mail is in ADMIN_EMAILS). A Supabase token is its holder's log-in, so a
+   * known user whose e-mail was added to ADMIN_EMAILS later is promoted on its next request.
+   */
   private supabaseUser(subject: string, email: string | null): Promise<string> {
     return asSystem(this.db, 'first sight of a Supabase user creates the local account', async (tx) => {
-      const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.supabaseId, subject));
-      if (existing) return existing.id;
+      const [existing] = await tx
+        .select({ id: users.id, role: users.role })
+        .from(users)
+        .where(eq(users.supabaseId, subject));
+      if (existing) {
+        if (existing.role !== ADMIN_ROLE && isAdminEmail(this.config.adminEmails, email)) {
+          await promoteToAdmin(tx, existing.id);
+        }
+        return existing.id;
+      }
+      const role = await roleForNewAccount(tx, this.config.adminEmails, email);
       await tx
         .insert(users)
-        .values({ id: newId(), email, supabaseId: subject })
+        .values({ id: newId(), email, supabaseId: subject, role })
         .onConflictDoNothing({ target: users.supabaseId });
       const [row] = await tx.select({ id: users.id }).from(users).where(eq(users.supabaseId, subject));
       return row!.id;

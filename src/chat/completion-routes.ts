@@ -82,6 +82,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
     },
     async (request, reply) => {
       const userId = userIdOf(request);
+      options.queue.assertAvailable();
       const prepared = await completion.prepare(userId, request.body);
       await prepared.store();
       const jobId = newId();

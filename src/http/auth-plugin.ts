@@ -8,7 +8,7 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
+export const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const CHALLENGE = { 'www-authenticate': 'Bearer' };
 
 /**
@@ -30,7 +30,8 @@ export function requireAuth(scope: FastifyInstance, auth: AuthService): void {
   });
 }
 
-function withChallenge(error: AppError): AppError {
+/** A 401 gets the `WWW-Authenticate: Bearer` challenge; other errors pass unchanged. */
+export function withChallenge(error: AppError): AppError {
   if (error.status !== 401) return error;
   return new AppError(error.code, error.message, error.errors, { ...error.headers, ...CHALLENGE });
 }

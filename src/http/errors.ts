@@ -63,6 +63,7 @@ export const errors = {
   invalidToken: (message = 'The token is invalid') => new AppError('invalid_token', message),
   tokenExpired: () => new AppError('token_expired', 'The token has expired'),
   invalidCredentials: () => new AppError('invalid_credentials', 'Invalid e-mail or password'),
+  forbidden: (message = 'You are not allowed to do this') => new AppError('forbidden', message),
   conflict: (message: string) => new AppError('conflict', message),
   validation: (message: string, fieldErrors?: FieldError[]) =>
     new AppError('validation_failed', message, fieldErrors),

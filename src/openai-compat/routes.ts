@@ -175,12 +175,15 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
           401: OpenAIErrorSchema,
           413: OpenAIErrorSchema,
           500: OpenAIErrorSchema,
+          503: OpenAIErrorSchema,
           504: OpenAIErrorSchema,
         },
       },
     },
     async (request, reply) => {
       const userId = userIdOf(request);
+      // Refused before the upload is read and stored: nothing would transcribe it now.
+      options.transcriptions.assertQueueAvailable();
       if (!request.isMultipart()) {
         return reply.code(400).send(openAIError(400, 'Send multipart/form-data with a file part', 'invalid_request'));
       }

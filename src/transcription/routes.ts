@@ -49,7 +49,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
         params: IdParams,
         querystring: TranscribeQuery,
         body: Type.Union([TranscribeBody, Type.Null()]),
-        response: { 200: Transcription, 202: TranscribeAccepted, ...problemResponses(401, 404, 409, 422) },
+        response: { 200: Transcription, 202: TranscribeAccepted, ...problemResponses(401, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {

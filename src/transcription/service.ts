@@ -66,8 +66,14 @@ export class TranscriptionService {
     private readonly runtime: TranscriptionRuntime,
   ) {}
 
+  /** 503 with Retry-After when transcriptions could not be handed to workers now (Redis down). */
+  assertQueueAvailable(): void {
+    this.runtime.queue.assertAvailable();
+  }
+
   /** Queues a transcription of a recording's audio; the job row commits with it. */
   async request(userId: string, recordingId: string, input: TranscriptionRequest): Promise<TranscriptionView> {
+    this.assertQueueAvailable();
     const engine = input.engine ?? this.runtime.stt.defaultEngine;
     this.checkRequest(engine, input.language, input.model);
     const view = await withUser(this.db, userId, async (tx) => {

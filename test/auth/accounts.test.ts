@@ -20,7 +20,7 @@ interface PairBody {
   user: { id: string; email: string; role: string; created_at: string } & Record<string, unknown>;
 }
 
-function assertTokenPair(body: PairBody, email: string): void {
+function assertTokenPair(body: PairBody, email: string, role = 'user'): void {
   assert.equal(typeof body.access_token, 'string');
   assert.equal(body.access_token.split('.').length, 3, 'access_token is a JWS');
   assert.equal(typeof body.refresh_token, 'string');
@@ -30,7 +30,7 @@ function assertTokenPair(body: PairBody, email: string): void {
   assert.ok(Number.isInteger(body.expires_in) && body.expires_in > 0, `expires_in: ${body.expires_in}`);
   assert.match(body.user.id, UUID);
   assert.equal(body.user.email, email);
-  assert.equal(body.user.role, 'user');
+  assert.equal(body.user.role, role);
   assert.ok(!Number.isNaN(Date.parse(body.user.created_at)), body.user.created_at);
   assert.equal(body.user.password_hash, undefined);
   assert.equal(body.user.passwordHash, undefined);
@@ -43,7 +43,8 @@ describeEachDatabase('auth: accounts', (ctx) => {
     const email = uniqueEmail('reg');
     const res = await app.inject({ method: 'POST', url: REGISTER, payload: { email, password: 'long enough password' } });
     assert.equal(res.statusCode, 201, res.body);
-    assertTokenPair(res.json(), email);
+    // The suite's database is fresh, so this is the first account ever: it is the admin.
+    assertTokenPair(res.json(), email, 'admin');
   });
 
   test('register stores the e-mail lower-cased and only an argon2id hash of the password', async () => {

@@ -83,7 +83,8 @@ describeEachDatabase(
       assert.equal(first.statusCode, 200, first.body);
       const body = first.json();
       assert.equal(body.email, email);
-      assert.equal(body.role, 'user');
+      // The suite's database is fresh, so this is the first account ever: it is the admin.
+      assert.equal(body.role, 'admin');
 
       const rows = await localUserForSubject(database, sub);
       assert.equal(rows.length, 1);
@@ -100,6 +101,7 @@ describeEachDatabase(
       const other = await me(app, await hs());
       assert.equal(other.statusCode, 200, other.body);
       assert.notEqual(other.json().id, body.id);
+      assert.equal(other.json().role, 'user');
     });
 
     test('first sight from concurrent requests still creates exactly one user', async () => {

@@ -18,6 +18,8 @@ export interface TestAppOptions {
   overrides?: RuntimeOverrides;
   /** Start the job workers (off by default: most suites never queue work). */
   startQueue?: boolean;
+  /** Registers more plugins or routes on the built app before it is made ready. */
+  beforeReady?: (app: App, database: Database) => Promise<void> | void;
 }
 
 export async function startTestApp(kind: DbKind, env: Env = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -28,7 +30,14 @@ export async function startTestApp(kind: DbKind, env: Env = {}, options: TestApp
     database: testDb.database,
     overrides: { queue: { pollMs: 100, leaseMs: 5_000 }, ...options.overrides },
   });
-  await app.ready();
+  try {
+    await options.beforeReady?.(app, testDb.database);
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await testDb.drop();
+    throw error;
+  }
   if (options.startQueue) await app.runtime.queue.start();
   return {
     app,

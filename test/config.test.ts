@@ -118,6 +118,13 @@ describe('loadConfig', () => {
     }
   });
 
+  test('RUN_WORKERS=false is refused where no other process could run the jobs', () => {
+    const error = configError({ SECRET_KEY: GOOD_SECRET, RUN_WORKERS: 'false' });
+    assert.match(error.message, /RUN_WORKERS=false needs workers that share the database/);
+    const config = loadConfig({ SECRET_KEY: GOOD_SECRET, RUN_WORKERS: 'false', DATABASE_URL: 'postgres://db/transcribo' }, { persistSecret: false });
+    assert.equal(config.runWorkers, false);
+  });
+
   describe('production', () => {
     const production = (extra: Env): Env => ({ ENVIRONMENT: 'production', DATA_DIR: tempDir(), ...extra });
 

@@ -47,6 +47,16 @@ function assertRlsViolation(table: Table) {
   };
 }
 
+function assertPermissionDenied(table: string) {
+  return (error: unknown): boolean => {
+    const pg = pgError(error);
+    assert.ok(pg, `expected a Postgres error, got ${String(error)}`);
+    assert.equal(pg.code, RLS_VIOLATION, pg.message);
+    assert.match(pg.message, new RegExp(`permission denied for table ${table}`));
+    return true;
+  };
+}
+
 interface Owner {
   user: TestUser;
   recordingId: string;
@@ -284,10 +294,26 @@ describeEachDatabase('row-level security under the request role', (ctx) => {
             sql`update ${sql.identifier(table)} set ${owner} = ${b.user.userId} where ${owner} = ${a.user.userId}`,
           ),
         ),
-        assertRlsViolation(table),
+        // An account's id is not writable by requests at all (0007), before RLS is even asked.
+        table === 'users' ? assertPermissionDenied('users') : assertRlsViolation(table),
       );
     });
   }
+
+  test(`${APP_ROLE} cannot change an account's role, not even its own; its e-mail it can`, async () => {
+    await assert.rejects(
+      withUser(db(), a.user.userId, (tx) => tx.execute(sql`update users set role = 'admin' where id = ${a.user.userId}`)),
+      assertPermissionDenied('users'),
+    );
+    await assert.rejects(
+      withUser(db(), a.user.userId, async (tx) => {
+        const rows = await queryRows(tx, sql`update users set email = 'renamed@example.com', updated_at = now() where id = ${a.user.userId} returning id`);
+        assert.equal(rows.length, 1);
+        throw new Rollback();
+      }),
+      Rollback,
+    );
+  });
 
   test(`with no app.user_id, ${APP_ROLE} sees no rows at all`, async () => {
     for (const table of USER_OWNED_TABLES) {

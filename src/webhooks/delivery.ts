@@ -5,11 +5,11 @@ import { queryRows } from '../db/client.js';
 import { asSystem } from '../db/scope.js';
 import { AppError } from '../http/errors.js';
 import { iso } from './service.js';
+import { postWebhook } from './post.js';
 import { sign } from './signing.js';
 import { assertDeliverableUrl, type UrlGuardOptions } from './url-guard.js';
 
 export interface DeliverOptions {
-  fetchImpl?: typeof fetch;
   allowPrivate: boolean;
   timeoutMs: number;
   maxAttempts: number;
@@ -65,8 +65,9 @@ async function attempt(delivery: Claimed, options: DeliverOptions, now: Date): P
   const body = deliveryBody(delivery);
   const timestamp = Math.floor(now.getTime() / 1000);
   try {
-    const response = await (options.fetchImpl ?? fetch)(delivery.url, {
-      method: 'POST',
+    // The address is checked again as the socket connects (postWebhook), so a hostname re-pointed
+    // after the check above still cannot reach an internal address.
+    const status = await postWebhook(new URL(delivery.url), {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Transcribo-Webhooks/1',
@@ -75,13 +76,13 @@ async function attempt(delivery: Claimed, options: DeliverOptions, now: Date): P
         'webhook-signature': sign(delivery.secret, delivery.message_id, timestamp, body),
       },
       body,
-      // A redirect could point anywhere, internal addresses included: it counts as a failure.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs),
+      timeoutMs: options.timeoutMs,
+      allowPrivate: options.allowPrivate,
+      resolve: options.resolve,
     });
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
-    return { ok: false, status: response.status, error: `HTTP ${response.status}` };
+    // A redirect could point anywhere, internal addresses included: it counts as a failure.
+    if (status >= 200 && status < 300) return { ok: true, status };
+    return { ok: false, status, error: `HTTP ${status}` };
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
     if (name === 'TimeoutError' || name === 'AbortError') {

@@ -5,7 +5,8 @@ import { AppError } from '../http/errors.js';
 /*
  * Webhook URLs are chosen by users and fetched by the server: without this guard they reach the
  * cloud metadata service, the database or anything else on the private network (SSRF). Checked on
- * create and again before every delivery, since a hostname can be re-pointed (DNS rebinding).
+ * create, before every delivery, and on the address the delivery's socket connects to (post.ts),
+ * since a hostname can be re-pointed between a check and a connection (DNS rebinding).
  */
 
 const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [

@@ -182,9 +182,7 @@ export class JobRunner {
     const [raw] = await asSystem(this.options.db, 'claim the next job', (tx) =>
       queryRows<RawJob>(
         tx,
-        sql`update jobs set status = 'running', locked_by = ${this.workerId},
-                   locked_until = now() + ${`${this.options.leaseMs} milliseconds`}::interval,
-                   attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
+        sql`update jobs set ${this.claimedBy()}
             where id = (select id from jobs
                         where status = 'queued' and run_after <= now() and not cancel_requested
                           and type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})
@@ -208,9 +206,7 @@ export class JobRunner {
       // The common case, a queued job nobody cancelled, in one statement.
       const [queued] = await queryRows<RawJob>(
         tx,
-        sql`update jobs set status = 'running', locked_by = ${this.workerId},
-                   locked_until = now() + ${`${this.options.leaseMs} milliseconds`}::interval,
-                   attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
+        sql`update jobs set ${this.claimedBy()}
             where id = ${jobId} and status = 'queued' and not cancel_requested
             returning *`,
       );
@@ -235,9 +231,7 @@ export class JobRunner {
       }
       const claimed = await queryRows<RawJob>(
         tx,
-        sql`update jobs set status = 'running', locked_by = ${this.workerId},
-                   locked_until = now() + ${`${this.options.leaseMs} milliseconds`}::interval,
-                   attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
+        sql`update jobs set ${this.claimedBy()}
             where id = ${jobId}
             returning *`,
       );
@@ -247,6 +241,16 @@ export class JobRunner {
     if ('job' in outcome) return outcome;
     if (outcome.settled) this.options.events.settled(jobId, outcome.skip === 'cancelled' ? 'cancelled' : 'failed');
     return { skip: outcome.skip };
+  }
+
+  /** The assignments that make a job this worker's: one claim shape for every way a job is claimed. */
+  private claimedBy() {
+    return sql`status = 'running', locked_by = ${this.workerId}, locked_until = ${this.leaseEnd()},
+               attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()`;
+  }
+
+  private leaseEnd() {
+    return sql`now() + ${`${this.options.leaseMs} milliseconds`}::interval`;
   }
 
   /** Runs a claimed job to an outcome. Never throws: bookkeeping failures are logged and reported as `lost`. */
@@ -402,7 +406,7 @@ export class JobRunner {
       const [row] = await asSystem(this.options.db, 'renew a job lease', (tx) =>
         queryRows<{ cancel_requested: boolean }>(
           tx,
-          sql`update jobs set locked_until = now() + ${`${this.options.leaseMs} milliseconds`}::interval
+          sql`update jobs set locked_until = ${this.leaseEnd()}
               where id = ${jobId} and status = 'running' and locked_by = ${this.workerId}
               returning cancel_requested`,
         ),

@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { syncDir } from './sync-dir.js';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -237,18 +238,6 @@ async function renameIntoPlace(from: string, to: string): Promise<void> {
   }
 }
 
-/** Makes the rename itself durable; best effort where directories cannot be fsynced. */
-async function syncDir(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // some platforms and filesystems refuse fsync on a directory
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
 
 function checkRange(range: BlobRange): void {
   const { start, end } = range;

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { syncDir } from '../../storage/sync-dir.js';
 import path from 'node:path';
 import { resolveModel, type NamedModel, type ResolvedModel } from './registry.js';
 
@@ -169,7 +170,7 @@ async function download(model: NamedModel, target: string, options: EnsureModelO
     await handle.close();
     handle = undefined;
     await rename(part, target);
-    await syncDirectory(options.modelsDir);
+    await syncDir(options.modelsDir);
     await recordVerified(target, model.sha1);
     log('info', progressLine(model.file, received, expected, started, Date.now()) + `; verified, saved as ${target}`);
     return target;
@@ -268,15 +269,3 @@ async function isFile(file: string): Promise<boolean> {
   }
 }
 
-/** Makes the rename durable: without it a crash can leave the directory entry unwritten. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Not supported everywhere (Windows); the rename itself has happened.
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}

@@ -1,14 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AudioDecodeError, measureAudio } from '../audio/decode.js';
+import { AudioDecodeError } from '../audio/decode.js';
+import { uploadDecoders, type ConcurrencyLimiter } from '../audio/limiter.js';
 import { isAllowedAudioType, sniffAudio, SNIFF_BYTES, type SniffedAudio } from '../audio/sniff.js';
 import { AppError } from '../http/errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { measureUpload } from './audio-measure.js';
 
 /** A received file, checked and measured, in a temp file until it is stored. */
 export interface ReceivedAudio {
@@ -23,6 +25,8 @@ export interface AudioIntakeOptions {
   allowedTypes: readonly string[];
   ffmpeg: () => Promise<string>;
   tempDir?: string;
+  /** Bounds the uploads decoded by ffmpeg at once; the process-wide limiter when unset. */
+  decoders?: ConcurrencyLimiter;
 }
 
 /**
@@ -33,6 +37,8 @@ class Inspector extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
   sniffed: SniffedAudio | null = null;
+  /** The bytes that were sniffed: header probes read them again from here instead of from disk. */
+  firstBytes: Buffer = Buffer.alloc(0);
   private head: Buffer[] = [];
   private headBytes = 0;
   private decided = false;
@@ -55,7 +61,7 @@ class Inspector extends Transform {
       return;
     }
     this.decide()
-      .then(() => callback(null, Buffer.concat(this.head.splice(0))))
+      .then(() => callback(null, this.firstBytes))
       .catch((error: unknown) => callback(error as Error));
   }
 
@@ -65,13 +71,14 @@ class Inspector extends Transform {
       return;
     }
     this.decide()
-      .then(() => callback(null, Buffer.concat(this.head.splice(0))))
+      .then(() => callback(null, this.firstBytes))
       .catch((error: unknown) => callback(error as Error));
   }
 
   private async decide(): Promise<void> {
     this.decided = true;
-    this.sniffed = await sniffAudio(Buffer.concat(this.head));
+    this.firstBytes = Buffer.concat(this.head.splice(0));
+    this.sniffed = await sniffAudio(this.firstBytes);
     if (!this.sniffed) {
       throw new AppError('unsupported_media_type', 'The file is not audio (its content was checked, not its name)');
     }
@@ -85,20 +92,46 @@ export function uploadTempDir(options: Pick<AudioIntakeOptions, 'tempDir'>): str
   return options.tempDir ?? path.join(tmpdir(), 'transcribo-uploads');
 }
 
+/** Staging folders made by this process: a mkdir per upload was a syscall each under bursts. */
+const stagingDirs = new Map<string, Promise<unknown>>();
+
+/** Creates the temp file, making its folder first if this process has not, or if it was removed since. */
+async function createTempFile(dir: string, file: string): Promise<FileHandle> {
+  for (let attempt = 0; ; attempt++) {
+    let ready = stagingDirs.get(dir);
+    if (!ready) {
+      ready = mkdir(dir, { recursive: true });
+      stagingDirs.set(dir, ready);
+    }
+    try {
+      await ready;
+      return await open(file, 'wx');
+    } catch (error) {
+      stagingDirs.delete(dir);
+      if (attempt > 0 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
 /**
- * Streams an uploaded file to a temp file, checking its type from its magic bytes and decoding it
- * once to prove it is audio and to measure it. Every failure removes what was written.
+ * Streams an uploaded file to a temp file, checking its type from its magic bytes and its container
+ * header (or, for formats whose header does not tell, one bounded decode) to prove it is audio and to
+ * measure it. Every failure removes what was written.
  */
 export async function receiveAudio(source: Readable, options: AudioIntakeOptions): Promise<ReceivedAudio> {
   const dir = uploadTempDir(options);
-  await mkdir(dir, { recursive: true });
   const tempPath = path.join(dir, `${randomUUID()}.upload`);
   const inspector = new Inspector(options.allowedTypes);
   try {
-    await pipeline(source, inspector, createWriteStream(tempPath));
+    const file = await createTempFile(dir, tempPath);
+    await pipeline(source, inspector, file.createWriteStream());
     if (inspector.size === 0) throw new AppError('bad_request', 'The file is empty');
     const type = inspector.sniffed!;
-    const decoded = await measureAudio(await options.ffmpeg(), tempPath).catch((error: unknown) => {
+    const durationSeconds = await measureUpload(tempPath, type.mime, {
+      ffmpeg: options.ffmpeg,
+      decoders: options.decoders ?? uploadDecoders,
+      known: { head: inspector.firstBytes, size: inspector.size },
+    }).catch((error: unknown) => {
       if (error instanceof AudioDecodeError) {
         throw new AppError('validation_failed', `The audio cannot be decoded: ${error.reason}`, [
           { field: 'file', message: error.reason },
@@ -111,7 +144,7 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
       size: inspector.size,
       sha256: inspector.hash.digest('hex'),
       type,
-      durationSeconds: decoded.durationSeconds,
+      durationSeconds,
     };
   } catch (error) {
     // Drain the rest of the request so the client gets our answer instead of a reset connection.

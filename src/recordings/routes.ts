@@ -32,7 +32,9 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
         summary: 'Upload audio, or a transcript as text',
         description:
           'multipart/form-data with a `file` part (and optional `title`, `language`, `source`) stores audio: its ' +
-          'type is decided by its content, it must decode, and it may be at most MAX_FILE_SIZE bytes. ' +
+          'type is decided by its content, its container header must be sound (the few formats whose header does not ' +
+          'give the length are decoded once), and it may be at most MAX_FILE_SIZE bytes. The full decode happens when ' +
+          'it is transcribed. ' +
           'JSON or application/x-www-form-urlencoded with `title`, `original_text`, `language`, `source` stores a ' +
           'transcript you already have, as a completed transcription split into sentence segments.',
         body: {

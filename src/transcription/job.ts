@@ -9,7 +9,7 @@ import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { recordings, transcriptions } from '../db/schema.js';
 import { asSystem } from '../db/scope.js';
-import { decodeToWav } from '../audio/decode.js';
+import { AudioDecodeError, decodeToWav } from '../audio/decode.js';
 import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '../jobs/types.js';
 import { PermanentJobError } from '../jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -80,7 +80,14 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       await pipeline(blob.stream, createWriteStream(source), { signal });
       progress(2);
       await mkdir(work, { recursive: true });
-      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal });
+      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal }).catch((error: unknown) => {
+        // Uploads are only checked from their headers: this is the first full decode, and a file that
+        // fails it fails every retry the same way.
+        if (error instanceof AudioDecodeError) {
+          throw new PermanentJobError(`The audio cannot be decoded: ${error.reason}`, 'audio_undecodable', { cause: error });
+        }
+        throw error;
+      });
       progress(DECODE_SHARE);
       const result = await engine.transcribe(audio, {
         language: t.language ?? undefined,
@@ -94,7 +101,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       return {
         result: { transcription_id: t.id, recording_id: t.recordingId },
         commit: async (tx) => {
-          await this.store(tx, t.id, t.userId, t.recordingId, result);
+          await this.store(tx, t.id, t.userId, t.recordingId, result, audio.durationSeconds);
           await enqueueEvent(tx, t.userId, 'transcription.completed', { transcription_id: t.id, recording_id: t.recordingId });
         },
       };
@@ -103,8 +110,19 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
     }
   }
 
-  /** Replaces whatever an earlier attempt may have left, so the result is written exactly once. */
-  private async store(tx: Tx, transcriptionId: string, userId: string, recordingId: string, result: EngineResult) {
+  /**
+   * Replaces whatever an earlier attempt may have left, so the result is written exactly once. The
+   * recording's duration becomes the decoded one: at upload it was read from the container header,
+   * which a file can misstate.
+   */
+  private async store(
+    tx: Tx,
+    transcriptionId: string,
+    userId: string,
+    recordingId: string,
+    result: EngineResult,
+    decodedSeconds: number,
+  ) {
     await tx.execute(sql`delete from transcript_segments where transcription_id = ${transcriptionId}`);
     const segments = result.segments.filter((s) => s.text.trim() !== '');
     await insertSegments(
@@ -137,7 +155,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       .where(eq(transcriptions.id, transcriptionId));
     await tx
       .update(recordings)
-      .set({ durationSeconds: sql`coalesce(${recordings.durationSeconds}, ${result.duration})` })
+      .set({ durationSeconds: decodedSeconds })
       .where(eq(recordings.id, recordingId));
   }
 

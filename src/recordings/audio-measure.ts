@@ -1,0 +1,27 @@
+/** How long an uploaded file is, found as cheaply as its format allows. */
+
+import { measureAudio } from '../audio/decode.js';
+import { probeAudioHeader } from '../audio/header-probe.js';
+import type { KnownHead } from '../audio/headers/file-window.js';
+import type { ConcurrencyLimiter } from '../audio/limiter.js';
+
+export interface MeasureOptions {
+  ffmpeg: () => Promise<string>;
+  /** Where the decodes that headers cannot spare wait for a slot. */
+  decoders: ConcurrencyLimiter;
+  /** The file's first bytes and size, already seen while it was received. */
+  known?: KnownHead;
+}
+
+/**
+ * Seconds of audio in `file` (sniffed as `mime`). The container header answers for WAV, FLAC, MP3,
+ * Ogg and MP4 without starting a process; anything else (WebM, a FLAC of unknown length…) is decoded
+ * once by ffmpeg, through `decoders`, so a burst of uploads queues instead of forking a decoder each.
+ * Rejects with AudioDecodeError for audio that is corrupt or empty.
+ */
+export async function measureUpload(file: string, mime: string, options: MeasureOptions): Promise<number> {
+  const fromHeader = await probeAudioHeader(file, mime, options.known);
+  if (fromHeader !== null) return fromHeader;
+  const decoded = await options.decoders.run(async () => measureAudio(await options.ffmpeg(), file));
+  return decoded.durationSeconds;
+}

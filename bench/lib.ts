@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,26 @@ export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export interface BenchServer {
   base: string;
   proc: ChildProcess;
+  /** The DATA_DIR it runs on, to start another server on the same data. */
+  dataDir: string;
+  /** From spawn to the first 200 from the liveness route. */
+  readyMs: number;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reuse this DATA_DIR (e.g. a second start on initialised data); default: a fresh one. */
+  dataDir?: string;
+  /** The script to run, from the repository root (default dist/server.js; scripts/start.js is `npm start`). */
+  entry?: string;
+}
+
+function freshDataDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'transcribo-bench-data-'));
+  // mkdtemp makes it 0700; an embedded PostgreSQL started by root runs as the postgres user and
+  // must be able to pass through it to its own folder inside.
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 async function freePort(): Promise<number> {
@@ -22,10 +41,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The built server (dist/server.js) on a fresh DATA_DIR, on 127.0.0.1 only. */
-export async function startBuiltServer(env: Record<string, string>): Promise<BenchServer> {
+const READY_TIMEOUT_MS = 60_000;
+/** Short, so that readyMs is a start-up time and not mostly polling granularity. */
+const READY_POLL_MS = 20;
+
+/**
+ * The built server (dist/server.js, or options.entry) on 127.0.0.1 only. Rejects (and stops it)
+ * when it exits or is not live within a minute, so a benchmark never measures a server that is
+ * not there.
+ */
+export async function startBuiltServer(env: Record<string, string>, options: StartOptions = {}): Promise<BenchServer> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'server.js')], {
+  const dataDir = options.dataDir ?? freshDataDir();
+  const entry = options.entry ?? 'dist/server.js';
+  const started = performance.now();
+  const proc = spawn(process.execPath, [path.join(ROOT, entry)], {
     cwd: mkdtempSync(path.join(tmpdir(), 'transcribo-bench-cwd-')),
     env: {
       PATH: process.env.PATH ?? '',
@@ -33,30 +63,42 @@ export async function startBuiltServer(env: Record<string, string>): Promise<Ben
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'transcribo-bench-data-')),
+      DATA_DIR: dataDir,
       RATE_LIMIT_MAX: '100000',
       AUTH_RATE_LIMIT_MAX: '100000',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  let exit: string | null = null;
+  proc.once('exit', (code, signal) => (exit = `exited (${signal ?? code}) before it was live`));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
+  let readyMs: number | null = null;
+  while (readyMs === null && exit === null && performance.now() - started < READY_TIMEOUT_MS) {
     try {
-      if ((await fetch(`${base}/api/v1/health/liveness`)).ok) break;
+      if ((await fetch(`${base}/api/v1/health/liveness`)).ok) readyMs = performance.now() - started;
     } catch {
       // not up yet
     }
-    await sleep(100);
+    if (readyMs === null) await sleep(READY_POLL_MS);
+  }
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    // SIGTERM first: a server with an embedded PostgreSQL stops its child processes on the way out.
+    proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000).then(() => proc.kill('SIGKILL'))]);
+  };
+  if (readyMs === null) {
+    await stop();
+    throw new Error(`${entry} ${exit ?? `was not live after ${READY_TIMEOUT_MS} ms`}`);
   }
   return {
     base,
     proc,
-    stop: async () => {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000).then(() => proc.kill('SIGKILL'))]);
-    },
+    dataDir,
+    readyMs,
+    stop,
   };
 }
 

@@ -40,8 +40,8 @@ describe('LocalBlobStore contract', () => {
 });
 
 describe('LocalBlobStore', () => {
-  test('createBlobStore makes a local store for the local backend', () => {
-    const store = createBlobStore({ backend: 'local', dir: path.join(root, 'factory') });
+  test('createBlobStore makes a local store for the local backend', async () => {
+    const store = await createBlobStore({ backend: 'local', dir: path.join(root, 'factory') });
     assert.ok(store instanceof LocalBlobStore);
     assert.equal(store.kind, 'local');
   });

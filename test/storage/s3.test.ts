@@ -189,8 +189,8 @@ describe('S3BlobStore', () => {
     assert.equal(after.Uploads?.length ?? 0, 0);
   });
 
-  test('createBlobStore makes an S3 store for the s3 backend', () => {
-    const made = createBlobStore(storageConfig('http://127.0.0.1:1'));
+  test('createBlobStore makes an S3 store for the s3 backend', async () => {
+    const made = await createBlobStore(storageConfig('http://127.0.0.1:1'));
     assert.ok(made instanceof S3BlobStore);
     assert.equal(made.kind, 's3');
     made.destroy();

@@ -1,9 +1,23 @@
 /** Claude through Anthropic's Messages API (ANTHROPIC_BASE_URL, without /v1). */
 
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, {
+  AnthropicError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from '@anthropic-ai/sdk';
 import type { Message, MessageParam, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { abortReason, IdleWatchdog, toProviderError } from './errors.js';
+import { abortReason, IdleWatchdog, recognizeSdkErrors, toProviderError } from './errors.js';
 import type { ChatProvider, CompletionRequest, CompletionResult, StreamEvent, TokenUsage } from './provider.js';
+
+recognizeSdkErrors({
+  base: AnthropicError,
+  api: APIError,
+  connection: APIConnectionError,
+  timeout: APIConnectionTimeoutError,
+  userAbort: APIUserAbortError,
+});
 
 const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 /** Anthropic requires max_tokens; this is what a request that names none gets. */

@@ -1,7 +1,5 @@
 /** SDK failures (openai, @anthropic-ai/sdk) as ProviderErrors, and the stream watchdog both providers use. */
 
-import * as Anthropic from '@anthropic-ai/sdk';
-import * as OpenAI from 'openai';
 import { ProviderError, type LlmProviderName, type ProviderErrorKind } from './provider.js';
 
 const LABELS: Record<LlmProviderName, string> = { openai: 'OpenAI', anthropic: 'Anthropic' };
@@ -50,26 +48,60 @@ export function parseRetryAfter(headers: Headers | undefined | null, now = Date.
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-type SdkApiError = OpenAI.APIError | Anthropic.APIError;
+/** What both SDKs' APIError carries (they are generated from one template). */
+interface SdkApiError extends Error {
+  readonly status: number | undefined;
+  readonly headers: Headers | undefined;
+  readonly error: unknown;
+}
+
+type ErrorClass<T extends Error = Error> = abstract new (...args: never[]) => T;
+
+/** One SDK's error classes, which toProviderError recognises its failures by. */
+export interface SdkErrorClasses {
+  /** The root of everything the SDK throws (OpenAIError, AnthropicError). */
+  base: ErrorClass;
+  api: ErrorClass<SdkApiError>;
+  connection: ErrorClass<SdkApiError>;
+  timeout: ErrorClass;
+  userAbort: ErrorClass;
+}
+
+/*
+ * Filled by each provider module as it loads. This module must not import the SDKs itself: both
+ * providers share it, and a server configured for one (or none) should not load the other's SDK.
+ * An SDK's errors can only reach toProviderError once that SDK is loaded, so nothing is missed.
+ */
+const knownSdks = new Set<SdkErrorClasses>();
+
+/** Called by a provider module at load time, with its SDK's classes. */
+export function recognizeSdkErrors(classes: SdkErrorClasses): void {
+  knownSdks.add(classes);
+}
+
+function fromAnySdk(error: unknown, pick: (classes: SdkErrorClasses) => ErrorClass): boolean {
+  for (const classes of knownSdks) if (error instanceof pick(classes)) return true;
+  return false;
+}
 
 function isUserAbort(error: unknown): boolean {
-  return error instanceof OpenAI.APIUserAbortError || error instanceof Anthropic.APIUserAbortError;
+  return fromAnySdk(error, (c) => c.userAbort);
 }
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof OpenAI.APIConnectionTimeoutError || error instanceof Anthropic.APIConnectionTimeoutError;
+  return fromAnySdk(error, (c) => c.timeout);
 }
 
 function isConnection(error: unknown): error is SdkApiError {
-  return error instanceof OpenAI.APIConnectionError || error instanceof Anthropic.APIConnectionError;
+  return fromAnySdk(error, (c) => c.connection);
 }
 
 function isApiError(error: unknown): error is SdkApiError {
-  return error instanceof OpenAI.APIError || error instanceof Anthropic.APIError;
+  return fromAnySdk(error, (c) => c.api);
 }
 
 function isSdkError(error: unknown): boolean {
-  return error instanceof OpenAI.OpenAIError || error instanceof Anthropic.AnthropicError;
+  return fromAnySdk(error, (c) => c.base);
 }
 
 /**

@@ -1,9 +1,7 @@
 /** The configured chat providers, each wrapped in withRetries. */
 
 import type { LlmConfig } from '../../config.js';
-import { AnthropicChatProvider } from './anthropic.js';
-import { OpenAIChatProvider } from './openai.js';
-import type { ChatProvider, LlmProviderName } from './provider.js';
+import type { ChatProvider, CompletionRequest, CompletionResult, LlmProviderName, StreamEvent } from './provider.js';
 import { withRetries, type RetryInfo } from './retry.js';
 
 export { ProviderError, type ChatProvider, type LlmProviderName } from './provider.js';
@@ -11,6 +9,45 @@ export { ProviderCallError, toProviderError } from './errors.js';
 export { withRetries } from './retry.js';
 
 export type ChatProviderLookup = (name: LlmProviderName) => ChatProvider | null;
+
+interface ProviderSettings {
+  apiKey: string | null;
+  baseUrl: string | null;
+  timeoutMs: number;
+}
+
+/** Each provider's module, imported on first use: each pulls in its SDK, several MB of code. */
+const loaders: Record<LlmProviderName, (settings: ProviderSettings) => Promise<ChatProvider>> = {
+  openai: async (settings) => new (await import('./openai.js')).OpenAIChatProvider(settings),
+  anthropic: async (settings) => new (await import('./anthropic.js')).AnthropicChatProvider(settings),
+};
+
+/** Builds the real provider on its first call, so an unused provider's SDK is never loaded. */
+class LazyChatProvider implements ChatProvider {
+  private provider: Promise<ChatProvider> | null = null;
+
+  constructor(
+    readonly name: LlmProviderName,
+    private readonly settings: ProviderSettings,
+  ) {}
+
+  private load(): Promise<ChatProvider> {
+    // A failed import (a broken install) is not kept: the next call tries again.
+    this.provider ??= loaders[this.name](this.settings).catch((error: unknown) => {
+      this.provider = null;
+      throw error;
+    });
+    return this.provider;
+  }
+
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    return (await this.load()).complete(request);
+  }
+
+  async *stream(request: CompletionRequest): AsyncGenerator<StreamEvent> {
+    yield* (await this.load()).stream(request);
+  }
+}
 
 /**
  * `provider(name)` gives the retrying provider for `name`, built once on first use, or null when
@@ -26,8 +63,7 @@ export function createChatProviders(
     if (cached) return cached;
     const settings = llm[name];
     if (!settings.apiKey && !settings.baseUrl) return null;
-    const base = { apiKey: settings.apiKey, baseUrl: settings.baseUrl, timeoutMs: llm.timeoutMs };
-    const raw: ChatProvider = name === 'openai' ? new OpenAIChatProvider(base) : new AnthropicChatProvider(base);
+    const raw = new LazyChatProvider(name, { apiKey: settings.apiKey, baseUrl: settings.baseUrl, timeoutMs: llm.timeoutMs });
     const provider = withRetries(raw, {
       maxRetries: llm.maxRetries,
       baseMs: llm.retryBaseMs,

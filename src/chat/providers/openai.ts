@@ -1,9 +1,17 @@
 /** Chat completions from OpenAI, or any server that speaks its API (OPENAI_BASE_URL, including /v1). */
 
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { abortReason, IdleWatchdog, toProviderError } from './errors.js';
+import { abortReason, IdleWatchdog, recognizeSdkErrors, toProviderError } from './errors.js';
 import type { ChatProvider, CompletionRequest, CompletionResult, StreamEvent, TokenUsage } from './provider.js';
+
+recognizeSdkErrors({
+  base: OpenAIError,
+  api: APIError,
+  connection: APIConnectionError,
+  timeout: APIConnectionTimeoutError,
+  userAbort: APIUserAbortError,
+});
 
 const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 

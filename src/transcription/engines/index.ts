@@ -1,6 +1,5 @@
 import type { EngineName, SttConfig } from '../../config.js';
-import type { PcmAudio, TranscribeOptions, TranscriptionEngine } from './engine.js';
-import { OpenAIEngine } from './openai.js';
+import type { EngineResult, PcmAudio, TranscribeOptions, TranscriptionEngine } from './engine.js';
 import { SphinxEngine } from './sphinx.js';
 
 export interface EngineSet {
@@ -13,11 +12,18 @@ export interface EngineLog {
   warn(obj: object, msg: string): void;
 }
 
-/** Engines are cheap to construct; each loads its model or binary on first use. */
+/**
+ * Engines are cheap to construct; each loads its model or binary on first use. The whisper and
+ * openai engines' modules (the native addon, the OpenAI SDK) are imported only then, so a server
+ * that never runs them never holds them in memory.
+ */
 export function createEngines(stt: SttConfig, log: EngineLog): EngineSet {
   const engines: Record<EngineName, TranscriptionEngine> = {
-    whisper: new LazyWhisper(stt.whisper, (message: string) => log.info({ engine: 'whisper' }, message)),
-    openai: new OpenAIEngine(stt.openai),
+    whisper: new LazyEngine('whisper', async () => {
+      const { WhisperEngine } = await import('./whisper.js');
+      return new WhisperEngine(stt.whisper, { log: (message: string) => log.info({ engine: 'whisper' }, message) });
+    }),
+    openai: new LazyEngine('openai', async () => new (await import('./openai.js')).OpenAIEngine(stt.openai)),
     sphinx: new SphinxEngine(stt.sphinx),
   };
   return { defaultEngine: stt.defaultEngine, get: (name) => engines[name] };
@@ -35,18 +41,21 @@ export function engineSet(defaultEngine: EngineName, engines: Partial<Record<Eng
   };
 }
 
-/** Defers loading the whisper module (and its native addon) until a whisper job actually runs. */
-class LazyWhisper implements TranscriptionEngine {
-  readonly name = 'whisper' as const;
+/** Imports an engine's module and builds the engine on its first transcription, once. */
+class LazyEngine implements TranscriptionEngine {
   private engine: Promise<TranscriptionEngine> | null = null;
 
   constructor(
-    private readonly config: SttConfig['whisper'],
-    private readonly log: (message: string) => void,
+    readonly name: EngineName,
+    private readonly load: () => Promise<TranscriptionEngine>,
   ) {}
 
-  async transcribe(audio: PcmAudio, options: TranscribeOptions) {
-    this.engine ??= import('./whisper.js').then((m) => new m.WhisperEngine(this.config, { log: this.log }));
+  async transcribe(audio: PcmAudio, options: TranscribeOptions): Promise<EngineResult> {
+    // A failed import is not cached: it is a broken install, and the next job should try again.
+    this.engine ??= this.load().catch((error: unknown) => {
+      this.engine = null;
+      throw error;
+    });
     return (await this.engine).transcribe(audio, options);
   }
 }

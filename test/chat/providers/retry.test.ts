@@ -5,6 +5,10 @@ import * as OpenAISdk from 'openai';
 import type { LlmConfig } from '../../../src/config.js';
 import { ProviderCallError, parseRetryAfter, toProviderError } from '../../../src/chat/providers/errors.js';
 import { createChatProviders } from '../../../src/chat/providers/index.js';
+// toProviderError knows an SDK's errors once its provider module has loaded (as it has whenever
+// that SDK is in use); these tests map both SDKs' errors without calling either provider first.
+import '../../../src/chat/providers/anthropic.js';
+import '../../../src/chat/providers/openai.js';
 import {
   ProviderError,
   type ChatProvider,

@@ -56,7 +56,7 @@ await admin(`create database ${dbName}`);
 const url = new URL(ADMIN_URL);
 url.pathname = `/${dbName}`;
 const prefix = `bench-${randomUUID()}`;
-const database = await openDatabase({ url: url.toString(), pgliteDir: null, poolSize: POOL_SIZE });
+const database = await openDatabase({ url: url.toString(), poolSize: POOL_SIZE });
 const startTimesFile = path.join(mkdtempSync(path.join(tmpdir(), 'transcribo-bench-')), 'started.json');
 const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'queue-worker.ts')], {
   cwd: ROOT,

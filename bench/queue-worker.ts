@@ -14,7 +14,7 @@ const env = (name: string) => {
   return value;
 };
 const started: Record<string, number> = {};
-const database = await openDatabase({ url: env('DATABASE_URL'), pgliteDir: null, poolSize: Number(env('POOL_SIZE')) });
+const database = await openDatabase({ url: env('DATABASE_URL'), poolSize: Number(env('POOL_SIZE')) });
 const quiet = { info: () => undefined, warn: (o: object, m: string) => console.warn(m, o), error: (o: object, m: string) => console.error(m, o) };
 const queue = new BullJobQueue({
   db: database.db,

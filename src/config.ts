@@ -323,10 +323,6 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     webhookMaxAttempts: read.int('WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
   };
 
-  if (!config.runWorkers && !config.databaseUrl) {
-    // With PGlite nothing outside this process can reach the jobs: they would wait forever.
-    read.problems.push('RUN_WORKERS=false needs workers that share the database: set DATABASE_URL (and REDIS_URL)');
-  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

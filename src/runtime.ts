@@ -8,7 +8,6 @@ import { ChatService } from './chat/service.js';
 import { SummaryService } from './chat/summary.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
-import { BullJobQueue } from './jobs/bullmq-queue.js';
 import { InlineJobQueue } from './jobs/inline-queue.js';
 import type { JobQueue } from './jobs/queue.js';
 import { JobRegistry } from './jobs/registry.js';
@@ -56,14 +55,17 @@ export interface Runtime {
   intake: AudioIntakeOptions;
 }
 
-/** BullMQ on Redis when REDIS_URL is set; otherwise the embedded queue in the database. */
-function createQueue(
+/**
+ * BullMQ on Redis when REDIS_URL is set; otherwise the embedded queue in the database. BullMQ and
+ * ioredis (tens of MB) are imported only in the first case.
+ */
+async function createQueue(
   config: Config,
   database: Database,
   registry: JobRegistry,
   log: FastifyBaseLogger,
   overrides: RuntimeOverrides['queue'] = {},
-): JobQueue {
+): Promise<JobQueue> {
   const common = {
     db: database.db,
     registry,
@@ -74,20 +76,24 @@ function createQueue(
     leaseMs: config.jobLeaseSeconds * 1000,
   };
   if (config.redisUrl) {
+    const { BullJobQueue } = await import('./jobs/bullmq-queue.js');
     return new BullJobQueue({ ...common, redisUrl: config.redisUrl, prefix: config.redisPrefix, ...overrides });
   }
-  return new InlineJobQueue({ ...common, soleWorker: database.kind === 'pglite', ...overrides });
+  return new InlineJobQueue({ ...common, ...overrides });
 }
 
-/** Builds every provider and service once, from the validated config. */
-export function createRuntime(
+/**
+ * Builds every provider and service once, from the validated config. Async because optional
+ * backends (S3, BullMQ) import their SDKs only when configured.
+ */
+export async function createRuntime(
   config: Config,
   database: Database,
   log: FastifyBaseLogger,
   overrides: RuntimeOverrides = {},
-): Runtime {
+): Promise<Runtime> {
   const { db } = database;
-  const blobStore = overrides.blobStore ?? createBlobStore(config.storage);
+  const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
   const engines = overrides.engines ?? createEngines(config.stt, log);
   const ffmpeg = () => resolveFfmpeg(config.ffmpegPath);
   const providers = createChatProviders(config.llm, {
@@ -99,7 +105,7 @@ export function createRuntime(
     new TranscriptionJob({ db, blobStore, engines, ffmpeg, maxAttempts: config.jobAttempts }),
     new ChatCompletionJob(completion, config.jobAttempts),
   ]);
-  const queue = createQueue(config, database, registry, log, overrides.queue);
+  const queue = await createQueue(config, database, registry, log, overrides.queue);
   const jobs = new JobService(db, queue);
   const jobEvents = new JobEventHub(queue);
   const transcriptions = new TranscriptionService(db, {
@@ -130,7 +136,7 @@ export function createRuntime(
     services: {
       auth: new AuthService(db, config),
       transcriptions,
-      recordings: new RecordingService(db, transcriptions, blobStore),
+      recordings: new RecordingService(database, transcriptions, blobStore),
       chat: new ChatService(db, transcriptions),
       jobs,
       search: new SearchService(db),

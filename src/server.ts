@@ -1,13 +1,20 @@
 import { buildApp } from './app.js';
-import { configOrExit, describeDatabase, openConfiguredDatabase } from './bootstrap.js';
-import { migrate } from './db/migrate.js';
+import { configOrExit, describeDatabase, prepareDatabase, type PreparedDatabase } from './bootstrap.js';
 
 const config = configOrExit();
 let stopping = false;
 const logger = { level: config.logLevel };
 const app = await (async () => {
-  const database = await openConfiguredDatabase(config, (error) => app.log.error({ err: error }, 'database pool error'));
-  const migrations = await migrate(database.db);
+  let prepared: PreparedDatabase;
+  try {
+    prepared = await prepareDatabase(config, 'api', {
+      onPoolError: (error) => app.log.error({ err: error }, 'database pool error'),
+    });
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+  const { database, migrations } = prepared;
   const built = await buildApp({ config, database, logger });
   built.addHook('onClose', () => database.close());
   // While stopping, answered connections are closed instead of idling in keep-alive, which

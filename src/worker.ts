@@ -1,24 +1,24 @@
 import { pino } from 'pino';
-import { configOrExit, describeDatabase, openConfiguredDatabase } from './bootstrap.js';
-import { migrate } from './db/migrate.js';
+import { configOrExit, describeDatabase, prepareDatabase } from './bootstrap.js';
 import { createRuntime } from './runtime.js';
 
 // A worker always works jobs; RUN_WORKERS only lets API processes stop doing so.
 const config = { ...configOrExit(), runWorkers: true };
 const log = pino({ level: config.logLevel, base: { role: 'worker', pid: process.pid } });
 
-if (!config.redisUrl && !config.databaseUrl) {
-  log.fatal(
-    'A worker process shares its jobs with the API through Redis (REDIS_URL) or PostgreSQL (DATABASE_URL); ' +
-      'the embedded PGlite database cannot be shared, so start the API alone instead',
-  );
-  process.exit(1);
-}
-
-const database = await openConfiguredDatabase(config, (error) => log.error({ err: error }, 'database pool error'));
-await migrate(database.db);
+// Without DATABASE_URL the worker joins the embedded PostgreSQL its API started in DATA_DIR.
+const database = await prepareDatabase(config, 'worker', {
+  log,
+  onPoolError: (error) => log.error({ err: error }, 'database pool error'),
+}).then(
+  (prepared) => prepared.database,
+  (error: unknown) => {
+    log.fatal(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  },
+);
 // Nobody asks a worker for live events, so it does not read the queue's event stream.
-const runtime = createRuntime(config, database, log, { queue: { followEvents: false } });
+const runtime = await createRuntime(config, database, log, { queue: { followEvents: false } });
 let stopping = false;
 
 async function shutdown(signal: string): Promise<void> {

@@ -118,9 +118,8 @@ describe('loadConfig', () => {
     }
   });
 
-  test('RUN_WORKERS=false is refused where no other process could run the jobs', () => {
-    const error = configError({ SECRET_KEY: GOOD_SECRET, RUN_WORKERS: 'false' });
-    assert.match(error.message, /RUN_WORKERS=false needs workers that share the database/);
+  test('RUN_WORKERS=false is accepted on the embedded database too: workers join it through DATA_DIR', () => {
+    assert.equal(loadConfig({ SECRET_KEY: GOOD_SECRET, RUN_WORKERS: 'false' }, { persistSecret: false }).runWorkers, false);
     const config = loadConfig({ SECRET_KEY: GOOD_SECRET, RUN_WORKERS: 'false', DATABASE_URL: 'postgres://db/transcribo' }, { persistSecret: false });
     assert.equal(config.runWorkers, false);
   });

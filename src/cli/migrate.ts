@@ -1,10 +1,9 @@
-import { configOrExit, describeDatabase, openConfiguredDatabase } from '../bootstrap.js';
-import { migrate } from '../db/migrate.js';
+import { configOrExit, describeDatabase, prepareDatabase } from '../bootstrap.js';
 
 const config = configOrExit();
-const database = await openConfiguredDatabase(config);
+// On the embedded database this starts the server, migrates and stops it again.
+const { database, migrations: result } = await prepareDatabase(config, 'api');
 try {
-  const result = await migrate(database.db);
   console.log(
     `${describeDatabase(config)}: applied ${result.applied.length} migration(s)` +
       (result.applied.length ? ` (${result.applied.join(', ')})` : '') +

@@ -1,9 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { schema } from './schema.js';
@@ -15,74 +11,48 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 export type Queryable = AppDatabase | Tx;
 
 export interface Database {
-  readonly kind: 'pglite' | 'postgres';
   readonly db: AppDatabase;
+  /** The pool behind `db`, for reads sent as one message (src/db/read.ts). */
+  readonly pool: pg.Pool;
   /** Fails when the database cannot answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface DatabaseOptions {
-  /** postgres://… for a server; null for the embedded PGlite. */
-  url: string | null;
-  /** PGlite's folder; null keeps it in memory (tests). */
-  pgliteDir: string | null;
+  /** postgres://… of the server: the configured one, or the embedded one this process started. */
+  url: string;
   poolSize?: number;
   onPoolError?: (error: Error) => void;
+  /** Runs after the pool has ended (the embedded server stops here, once nothing uses it). */
+  afterClose?: () => Promise<void>;
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.poolSize ?? 10, options.onPoolError);
-  return openPglite(options.pgliteDir);
-}
-
-async function openPglite(dir: string | null): Promise<Database> {
-  if (dir) mkdirSync(path.dirname(dir), { recursive: true });
-  const client = dir ? new PGlite(dir) : new PGlite();
-  await client.waitReady;
-  const db = drizzlePglite({ client, schema }) as unknown as AppDatabase;
-  let closed = false;
-  return {
-    kind: 'pglite',
-    db,
-    ping: async () => {
-      await client.query('select 1');
-    },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await client.close();
-    },
-  };
-}
-
-async function openPostgres(
-  url: string,
-  max: number,
-  onPoolError?: (error: Error) => void,
-): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 });
+export async function openDatabase({ url, poolSize = 10, onPoolError, afterClose }: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => onPoolError?.(error));
   const client = await pool.connect();
   client.release();
-  const db = drizzlePg({ client: pool, schema }) as unknown as AppDatabase;
-  let closed = false;
+  const db = drizzle({ client: pool, schema }) as unknown as AppDatabase;
+  let closing: Promise<void> | null = null;
   return {
-    kind: 'postgres',
     db,
+    pool,
     ping: async () => {
       await pool.query('select 1');
     },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await pool.end();
+    close: () => {
+      closing ??= (async () => {
+        await pool.end();
+        await afterClose?.();
+      })();
+      return closing;
     },
   };
 }
 
-/** Rows of a raw query; both drivers answer with `{ rows }`. */
+/** Rows of a raw query. */
 export async function queryRows<T>(q: Queryable, statement: SQL): Promise<T[]> {
   const result: unknown = await q.execute(statement);
   return (result as { rows: T[] }).rows;

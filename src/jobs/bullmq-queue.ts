@@ -293,7 +293,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
         await this.runner.settleCancelRequests();
         if (Date.now() - lastReclaim > this.options.leaseMs) {
           lastReclaim = Date.now();
-          if ((await this.runner.reclaim(false)).length > 0) continue;
+          if ((await this.runner.reclaim()).length > 0) continue;
         }
       } catch (error) {
         this.options.log.warn({ err: error }, 'queue upkeep failed; retrying');

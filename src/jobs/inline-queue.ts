@@ -19,11 +19,6 @@ export interface InlineQueueOptions {
   leaseMs?: number;
   /** How often idle workers look for work queued by other processes or due retries. */
   pollMs?: number;
-  /**
-   * True when no other process can be working on this database (PGlite): jobs left 'running'
-   * by a previous run are requeued at once instead of after their lease expires.
-   */
-  soleWorker?: boolean;
   /** A running job is stopped after this long and fails (an engine that hangs must not hold a worker). */
   timeoutMs?: number;
 }
@@ -76,7 +71,7 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
   async start(): Promise<void> {
     if (this.running || this.options.runWorkers === false) return;
     await this.runner.refuseUnknownTypes();
-    await this.runner.reclaim(this.options.soleWorker === true);
+    await this.runner.reclaim();
     this.running = true;
     this.loop = this.work();
   }
@@ -105,7 +100,7 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
       try {
         if (Date.now() - lastReclaim > this.leaseMs) {
           lastReclaim = Date.now();
-          await this.runner.reclaim(false);
+          await this.runner.reclaim();
         }
         await this.runner.settleCancelRequests();
         if (this.active.size < this.options.concurrency) {

@@ -128,15 +128,13 @@ export class JobRunner {
    * possible worker). A job that already used its last attempt fails instead of looping forever.
    * Returns the ids put back in the queue.
    */
-  async reclaim(all: boolean): Promise<string[]> {
+  async reclaim(): Promise<string[]> {
     // One transaction: the rows stay locked from the check to the update, so a worker that
     // renews its lease or claims the job meanwhile cannot have it taken from under it.
     const { lost, requeued } = await asSystem(this.options.db, 'recover jobs of dead workers', async (tx) => {
       const abandoned = await queryRows<RawJob>(
         tx,
-        all
-          ? sql`select * from jobs where status = 'running' for update skip locked`
-          : sql`select * from jobs where status = 'running' and locked_until < now() for update skip locked`,
+        sql`select * from jobs where status = 'running' and locked_until < now() for update skip locked`,
       );
       const lost: string[] = [];
       const requeued: string[] = [];

@@ -7,7 +7,7 @@ import { registerQueueDashboard } from '../../src/admin/queue-dashboard.js';
 import { users } from '../../src/db/schema.js';
 import { asSystem } from '../../src/db/scope.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { DB_KINDS, skipReason } from '../helpers/databases.js';
+import { DB_KINDS } from '../helpers/databases.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
 import { assertRedisAvailable, redisSkipReason, testQueues } from '../helpers/redis.js';
 import { assertBearerRejected, assertProblem, claimsOf, signHmac } from '../auth/support.js';
@@ -28,7 +28,7 @@ function parseSetCookie(res: Response): { pair: string; value: string; attribute
 }
 
 for (const kind of DB_KINDS) {
-  describe(`admin: queue dashboard [${kind}]`, { skip: skipReason(kind) || redisSkipReason() }, () => {
+  describe(`admin: queue dashboard [${kind}]`, { skip: redisSkipReason() }, () => {
     const queues = testQueues();
     let current: TestApp | undefined;
     let queue: Queue;
@@ -289,7 +289,7 @@ describe('admin: queue dashboard options (basePath, readOnly) [pglite]', { skip:
 
   test('a custom basePath moves the board and its session; readOnly refuses changes to the queue', async () => {
     assertRedisAvailable();
-    current = await startTestApp('pglite', {}, {
+    current = await startTestApp('postgres', {}, {
       beforeReady: async (app, database) => {
         queue = queues.create('read-only');
         await registerQueueDashboard(app, {

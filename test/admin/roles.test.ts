@@ -9,7 +9,7 @@ import { users } from '../../src/db/schema.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase, startTestApp, type TestApp } from '../helpers/app.js';
 import { testConfig, TEST_SECRET } from '../helpers/config.js';
-import { DB_KINDS, skipReason } from '../helpers/databases.js';
+import { DB_KINDS } from '../helpers/databases.js';
 import { bearer, uniqueEmail } from '../helpers/factory.js';
 
 const REGISTER = '/api/v1/auth/register';
@@ -158,7 +158,7 @@ describeEachDatabase(
 );
 
 for (const kind of DB_KINDS) {
-  describe(`admin role: concurrent first accounts [${kind}]`, { skip: skipReason(kind) }, () => {
+  describe(`admin role: concurrent first accounts [${kind}]`, () => {
     let current: TestApp | undefined;
     after(async () => {
       await current?.close();

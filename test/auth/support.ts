@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe } from 'node:test';
 import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { DB_KINDS, skipReason, type DbKind } from '../helpers/databases.js';
+import { DB_KINDS, type DbKind } from '../helpers/databases.js';
 import { TEST_SECRET } from '../helpers/config.js';
 
 /* Shared by the auth suites: JWT builders and assertions on problem+json replies. */
@@ -98,6 +98,6 @@ export function assertBearerRejected(res: Response, code: string): Record<string
  */
 export function describeEachKind(name: string, body: (kind: DbKind) => void): void {
   for (const kind of DB_KINDS) {
-    describe(`${name} [${kind}]`, { skip: skipReason(kind) }, () => body(kind));
+    describe(`${name} [${kind}]`, () => body(kind));
   }
 }

@@ -4,7 +4,7 @@ import type { Config, Env } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import type { RuntimeOverrides } from '../../src/runtime.js';
 import { testConfig } from './config.js';
-import { createTestDatabase, DB_KINDS, skipReason, type DbKind } from './databases.js';
+import { createTestDatabase, type DbKind } from './databases.js';
 
 export interface TestApp {
   app: App;
@@ -24,7 +24,7 @@ export interface TestAppOptions {
 
 export async function startTestApp(kind: DbKind, env: Env = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(env);
-  const testDb = await createTestDatabase(kind);
+  const testDb = await createTestDatabase();
   const app = await buildApp({
     config,
     database: testDb.database,
@@ -51,29 +51,25 @@ export async function startTestApp(kind: DbKind, env: Env = {}, options: TestApp
   };
 }
 
-/**
- * Runs the same suite against PGlite and against PostgreSQL, each with its own fresh database
- * and app, closed when the suite ends.
- */
+/** A suite with its own fresh database and app, closed when the suite ends. */
 export function describeEachDatabase(
   name: string,
-  body: (ctx: () => TestApp, kind: DbKind) => void,
+  body: (ctx: () => TestApp) => void,
   env: Env = {},
   options: TestAppOptions = {},
 ): void {
-  for (const kind of DB_KINDS) {
-    describe(`${name} [${kind}]`, { skip: skipReason(kind) }, () => {
-      let current: TestApp | undefined;
-      before(async () => {
-        current = await startTestApp(kind, env, options);
-      });
-      after(async () => {
-        await current?.close();
-      });
-      body(() => {
-        if (!current) throw new Error('test app not started');
-        return current;
-      }, kind);
+  const kind: DbKind = 'postgres';
+  describe(`${name} [${kind}]`, () => {
+    let current: TestApp | undefined;
+    before(async () => {
+      current = await startTestApp(kind, env, options);
     });
-  }
+    after(async () => {
+      await current?.close();
+    });
+    body(() => {
+      if (!current) throw new Error('test app not started');
+      return current;
+    });
+  });
 }

@@ -1,50 +1,32 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 
-export type DbKind = 'pglite' | 'postgres';
-export const DB_KINDS: DbKind[] = ['pglite', 'postgres'];
+/** The one engine the suites run on; kept as a name so suite titles say what they ran against. */
+export type DbKind = 'postgres';
+export const DB_KINDS: DbKind[] = ['postgres'];
 
-/** The server tests create their throwaway databases on. */
+/**
+ * The server tests create their throwaway databases on: TEST_DATABASE_URL, which `npm test`
+ * points at an embedded PostgreSQL when nothing answers at the default address.
+ */
 export const POSTGRES_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export const IN_CI = Boolean(process.env.CI);
 
-async function probePostgres(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Why PostgreSQL cannot be used, or null when it can. */
-export const postgresProblem = await probePostgres();
-
-/**
- * Outside CI a missing PostgreSQL skips its half of the suite; in CI it must fail, so a broken
- * service can never turn the run green.
- */
-export function skipReason(kind: DbKind): string | false {
-  if (kind === 'postgres' && postgresProblem && !IN_CI) return `PostgreSQL unreachable: ${postgresProblem}`;
-  return false;
-}
-
 export interface TestDatabase {
   database: Database;
-  /** postgres://… of the throwaway database; null for PGlite. */
-  url: string | null;
+  /** postgres://… of the throwaway database. */
+  url: string;
   drop(): Promise<void>;
 }
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+async function admin<T>(work: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
+  const url = new URL(POSTGRES_ADMIN_URL);
+  if (database) url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
     return await work(client);
@@ -53,23 +35,87 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, migrated database: in-memory PGlite, or a new database on the PostgreSQL server. */
-export async function createTestDatabase(kind: DbKind): Promise<TestDatabase> {
-  if (kind === 'pglite') {
-    const database = await openDatabase({ url: null, pgliteDir: null });
-    await migrate(database.db);
-    return { database, url: null, drop: () => database.close() };
-  }
-  if (postgresProblem) throw new Error(`PostgreSQL is required (CI is set) but unreachable: ${postgresProblem}`);
-  const name = `transcribo_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name}`));
+function urlOf(name: string): string {
   const url = new URL(POSTGRES_ADMIN_URL);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString(), pgliteDir: null, poolSize: 5 });
-  await migrate(database.db);
+  return url.toString();
+}
+
+// Any constant: serialises the test processes that would otherwise build the template at once.
+const TEMPLATE_LOCK = 7_262_521_812;
+
+/** Named after the migrations' contents, so a changed or added migration gets a new template. */
+async function templateName(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) {
+    hash.update(file).update(await readFile(`${MIGRATIONS_DIR}/${file}`));
+  }
+  return `transcribo_tpl_${hash.digest('hex').slice(0, 16)}`;
+}
+
+let template: Promise<string> | null = null;
+
+/**
+ * One migrated database per set of migrations, built once by whichever test process gets there
+ * first; every suite's database is a copy of it, which takes a fraction of a second.
+ */
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    const name = await templateName();
+    await admin(async (client) => {
+      await client.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+      try {
+        const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+        if (found.rowCount) return;
+        const stale = await client.query<{ datname: string }>(
+          "select datname from pg_database where datname like 'transcribo_tpl_%' or datname like 'transcribo_build_%'",
+        );
+        for (const { datname } of stale.rows) await client.query(`drop database if exists ${datname} with (force)`);
+        // Built under another name and renamed when complete: a killed run leaves no half template.
+        const building = `transcribo_build_${randomBytes(4).toString('hex')}`;
+        await client.query(`create database ${building}`);
+        const database = await openDatabase({ url: urlOf(building), poolSize: 1 });
+        try {
+          await migrate(database.db);
+        } finally {
+          await database.close();
+        }
+        await client.query(`alter database ${building} rename to ${name}`);
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
+      }
+    });
+    return name;
+  })();
+  return template;
+}
+
+/** A fresh, migrated database on the PostgreSQL server, dropped by drop(). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const source = await migratedTemplate();
+  const name = `transcribo_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`create database ${name} template ${source}`));
+  const url = urlOf(name);
+  const database = await openDatabase({ url, poolSize: 5 });
   return {
     database,
-    url: url.toString(),
+    url,
+    drop: async () => {
+      await database.close();
+      await admin((c) => c.query(`drop database if exists ${name} with (force)`));
+    },
+  };
+}
+
+/** An empty database (no migrations), for the tests of migrations themselves. */
+export async function createEmptyDatabase(): Promise<TestDatabase> {
+  const name = `transcribo_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`create database ${name}`));
+  const url = urlOf(name);
+  const database = await openDatabase({ url, poolSize: 2 });
+  return {
+    database,
+    url,
     drop: async () => {
       await database.close();
       await admin((c) => c.query(`drop database if exists ${name} with (force)`));

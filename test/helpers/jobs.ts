@@ -9,7 +9,7 @@ import { uniqueEmail } from './factory.js';
  * results in commit(tx) so "written exactly once" can be counted.
  */
 export async function queueTestDatabase(kind: DbKind, label: string): Promise<{ testDb: TestDatabase; userId: string }> {
-  const testDb = await createTestDatabase(kind);
+  const testDb = await createTestDatabase();
   const { db } = testDb.database;
   await db.execute(sql`create table test_effects (job_id uuid not null, n int not null)`);
   await db.execute(sql.raw('grant select, insert, update, delete on test_effects to transcribo_system'));

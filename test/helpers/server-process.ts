@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,8 @@ export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
 /** The server run from source through tsx, for tests that need no build. */
 export const SERVER_FROM_SOURCE = ['--import', path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(ROOT, 'src', 'server.ts')];
 
-export const START_TIMEOUT_MS = 30_000;
+// Generous: a first start initialises a database, and a busy machine may take many times longer.
+export const START_TIMEOUT_MS = 120_000;
 export const EXIT_TIMEOUT_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -26,17 +27,51 @@ export const EXIT_TIMEOUT_MS = 15_000;
 const tempDirs: string[] = [];
 export function tempDir(label: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), `transcribo-e2e-${label}-`));
+  // Run as root, the embedded PostgreSQL runs as the 'postgres' user, who must be able to enter it.
+  chmodSync(dir, 0o755);
   tempDirs.push(dir);
   return dir;
 }
 
+/**
+ * A server killed with SIGKILL leaves its embedded PostgreSQL running (the next start would adopt
+ * it); at the end of the file nothing will start again, so stop those before deleting their folders.
+ */
+async function stopLeftoverPostgres(dir: string): Promise<void> {
+  for (const pgdata of [path.join(dir, 'pg'), path.join(dir, 'data', 'pg')]) {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      continue;
+    }
+    for (let i = 0; i < 200; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      await sleep(25);
+    }
+  }
+}
+
 const children = new Set<ChildProcess>();
-after(() => {
+after(async () => {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of tempDirs) {
+    await stopLeftoverPostgres(dir).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 export interface Exit {

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { App } from '../../src/app.js';
-import { openDatabase, queryRows, sql, type AppDatabase, type Database } from '../../src/db/client.js';
+import { queryRows, sql, type AppDatabase, type Database } from '../../src/db/client.js';
 import { newId } from '../../src/db/ids.js';
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { USER_OWNED_TABLES } from '../../src/db/schema.js';
 import { APP_ROLE, SYSTEM_ROLE, asSystem, withUser } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
+import { createEmptyDatabase, type TestDatabase } from '../helpers/databases.js';
 import { bearer, createSession, createTextEntry, registerUser, uniqueEmail, type TestUser } from '../helpers/factory.js';
 
 /*
@@ -460,18 +461,20 @@ describeEachDatabase('row-level security under the request role', (ctx) => {
   });
 });
 
-describe('migrations on a fresh PGlite', () => {
+describe('migrations on a fresh database', () => {
+  let empty: TestDatabase;
   let database: Database;
   let dir: string;
 
   before(async () => {
-    database = await openDatabase({ url: null, pgliteDir: null });
+    empty = await createEmptyDatabase();
+    database = empty.database;
     dir = await mkdtemp(path.join(tmpdir(), 'transcribo-migrations-'));
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
   });
 
   after(async () => {
-    await database.close();
+    await empty.drop();
     await rm(dir, { recursive: true, force: true });
   });
 

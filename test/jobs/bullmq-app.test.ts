@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { DB_KINDS, skipReason } from '../helpers/databases.js';
+import { DB_KINDS } from '../helpers/databases.js';
 import { audioForm, shortClip } from '../helpers/audio.js';
 import { bearer, registerUser } from '../helpers/factory.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js';
@@ -14,12 +14,12 @@ import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js
  */
 
 // One prefix per database: two deployments sharing a prefix would take each other's jobs.
-const prefixes = { pglite: testQueues(), postgres: testQueues() };
+const prefixes = { postgres: testQueues() };
 after(() => Promise.all(Object.values(prefixes).map((p) => p.cleanup())));
 
 for (const kind of DB_KINDS) {
   const redis = prefixes[kind];
-  describe(`the app on BullMQ [${kind}]`, { skip: skipReason(kind) || redisSkipReason() }, () => {
+  describe(`the app on BullMQ [${kind}]`, { skip: redisSkipReason() }, () => {
     let current: TestApp | undefined;
     before(async () => {
       current = await startTestApp(kind, { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redis.prefix }, { startQueue: true });

@@ -8,7 +8,7 @@ import { AppError } from '../../src/http/errors.js';
 import { BullJobQueue, type BullQueueOptions } from '../../src/jobs/bullmq-queue.js';
 import { JobRegistry } from '../../src/jobs/registry.js';
 import { JobInterrupted, PermanentJobError, type JobContext, type JobHandler, type JobSuccess } from '../../src/jobs/types.js';
-import { createTestDatabase, DB_KINDS, skipReason, type TestDatabase } from '../helpers/databases.js';
+import { createTestDatabase, DB_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { queueTestDatabase } from '../helpers/jobs.js';
 import { freePort } from '../helpers/server-process.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues, type TestQueues } from '../helpers/redis.js';
@@ -63,7 +63,7 @@ async function until<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 1
 const quietLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 for (const kind of DB_KINDS) {
-  describe(`BullJobQueue [${kind}]`, { skip: skipReason(kind) || redisSkipReason() }, () => {
+  describe(`BullJobQueue [${kind}]`, { skip: redisSkipReason() }, () => {
     let testDb: TestDatabase | undefined;
     let redis: TestQueues;
     let userId = '';
@@ -289,7 +289,7 @@ for (const kind of DB_KINDS) {
 
 describe('BullJobQueue without Redis', () => {
   test('refuses queue work with 503 and Retry-After, and readiness names Redis', TEST_TIMEOUT, async () => {
-    const testDb = await createTestDatabase('pglite');
+    const testDb = await createTestDatabase();
     const port = await freePort();
     const queue = new BullJobQueue({
       db: testDb.database.db,

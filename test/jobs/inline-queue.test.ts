@@ -15,7 +15,7 @@ import {
   type JobSettlement,
   type JobSuccess,
 } from '../../src/jobs/types.js';
-import { DB_KINDS, skipReason, type TestDatabase } from '../helpers/databases.js';
+import { DB_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { queueTestDatabase } from '../helpers/jobs.js';
 
 /*
@@ -159,7 +159,7 @@ interface LogEntry {
 }
 
 for (const kind of DB_KINDS) {
-  describe(`InlineJobQueue [${kind}]`, { skip: skipReason(kind) }, () => {
+  describe(`InlineJobQueue [${kind}]`, () => {
     let testDb: TestDatabase | undefined;
     let userId = '';
     let queues: InlineJobQueue[] = [];
@@ -206,7 +206,6 @@ for (const kind of DB_KINDS) {
         log,
         pollMs: POLL_MS,
         leaseMs: LEASE_MS,
-        soleWorker: false,
         ...options,
       });
       queues.push(queue);
@@ -587,7 +586,7 @@ for (const kind of DB_KINDS) {
       test('an expired lease is reclaimed at start and the job completes', TEST_TIMEOUT, async () => {
         const id = await insertRunning({ lockedForMs: -1_000, attempts: 1, maxAttempts: 3 });
         const handler = new TestHandler(async (ctx) => succeed(ctx));
-        const queue = makeQueue(handler, { soleWorker: false });
+        const queue = makeQueue(handler);
         await queue.start();
 
         const job = await waitForStatus(id, 'completed');
@@ -600,7 +599,7 @@ for (const kind of DB_KINDS) {
       test('a job whose lease still runs is left alone until the lease expires', TEST_TIMEOUT, async () => {
         const id = await insertRunning({ lockedForMs: 1_500, attempts: 1, maxAttempts: 3 });
         const handler = new TestHandler(async (ctx) => succeed(ctx));
-        const queue = makeQueue(handler, { soleWorker: false });
+        const queue = makeQueue(handler);
         const startedAt = Date.now();
         await queue.start();
 
@@ -616,21 +615,10 @@ for (const kind of DB_KINDS) {
         assert.equal(await effectsOf(id), 1);
       });
 
-      test('a sole worker reclaims running jobs at start whatever their lease', TEST_TIMEOUT, async () => {
-        const id = await insertRunning({ lockedForMs: 60_000, attempts: 1, maxAttempts: 3 });
-        const handler = new TestHandler(async (ctx) => succeed(ctx));
-        const queue = makeQueue(handler, { soleWorker: true });
-        await queue.start();
-
-        const job = await waitForStatus(id, 'completed', 1_500);
-        assert.equal(job.attempts, 2);
-        assert.equal(await effectsOf(id), 1);
-      });
-
       test('a dead job that used its last attempt fails with worker_lost', TEST_TIMEOUT, async () => {
         const id = await insertRunning({ lockedForMs: -1_000, attempts: 3, maxAttempts: 3 });
         const handler = new TestHandler(async (ctx) => succeed(ctx));
-        const queue = makeQueue(handler, { soleWorker: false });
+        const queue = makeQueue(handler);
         await queue.start();
 
         const job = await waitForStatus(id, 'failed');
@@ -757,7 +745,7 @@ for (const kind of DB_KINDS) {
       test('a dead worker’s job with a pending cancel request is cancelled, not requeued forever', TEST_TIMEOUT, async () => {
         const id = await insertRunning({ lockedForMs: -1_000, attempts: 1, maxAttempts: 3, cancelRequested: true });
         const handler = new TestHandler(async (ctx) => succeed(ctx));
-        const queue = makeQueue(handler, { soleWorker: false });
+        const queue = makeQueue(handler);
         await queue.start();
 
         await waitForStatus(id, 'cancelled', 2_000);

@@ -15,7 +15,7 @@ import { deliverDue, WebhookDispatcher } from '../../src/webhooks/delivery.js';
 import { webhookRoutes } from '../../src/webhooks/routes.js';
 import { enqueueEvent, WebhookService } from '../../src/webhooks/service.js';
 import { verify } from '../../src/webhooks/signing.js';
-import { createTestDatabase, DB_KINDS, skipReason, type TestDatabase } from '../helpers/databases.js';
+import { createTestDatabase, DB_KINDS, type TestDatabase } from '../helpers/databases.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -93,13 +93,13 @@ function emit(db: AppDatabase, userId: string, event: Parameters<typeof enqueueE
 }
 
 for (const kind of DB_KINDS) {
-  describe(`webhooks [${kind}]`, { skip: skipReason(kind) }, () => {
+  describe(`webhooks [${kind}]`, () => {
     let testDb: TestDatabase;
     let db: AppDatabase;
     let service: WebhookService;
 
     before(async () => {
-      testDb = await createTestDatabase(kind);
+      testDb = await createTestDatabase();
       db = testDb.database.db;
       service = new WebhookService(db, { allowPrivate: true });
     });

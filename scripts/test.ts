@@ -1,0 +1,73 @@
+/**
+ * `npm test` (everything), `npm run test:unit` (no database, seconds) and `npm run test:integration`.
+ * The database suites need a PostgreSQL server: TEST_DATABASE_URL, else the one at
+ * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded/cluster.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const which = process.argv[2] ?? 'all';
+if (!['all', 'unit', 'integration'].includes(which)) throw new Error(`unknown test set ${which}: all, unit or integration`);
+
+/** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers. */
+const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\/|from '\.\/support\.js'/;
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return testFiles(full);
+      return entry.name.endsWith('.test.ts') ? [full] : [];
+    })
+    .sort();
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function databaseFor(): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
+  if (process.env.TEST_DATABASE_URL) return { url: process.env.TEST_DATABASE_URL, embedded: null };
+  if (await answers(DEFAULT_URL)) return { url: DEFAULT_URL, embedded: null };
+  if (process.env.CI) throw new Error(`CI is set and no PostgreSQL answers at ${DEFAULT_URL} (set TEST_DATABASE_URL)`);
+  const quiet = { info: () => undefined, warn: (details: object, message: string) => console.warn(message, details) };
+  const embedded = await startEmbeddedPostgres(path.join(tmpdir(), 'transcribo-test-database'), quiet);
+  console.log('No PostgreSQL at 127.0.0.1:5432: the tests run on an embedded one.');
+  const url = new URL(embedded.url);
+  url.pathname = '/postgres';
+  return { url: url.toString(), embedded };
+}
+
+const files = testFiles(path.join(ROOT, 'test')).filter((file) => {
+  if (which === 'all') return true;
+  return INTEGRATION.test(readFileSync(file, 'utf8')) === (which === 'integration');
+});
+// Built once here, so that end-to-end suites running side by side never compile dist/ at once.
+const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+const { url, embedded } = which === 'unit' ? { url: DEFAULT_URL, embedded: null } : await databaseFor();
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env: { ...process.env, TEST_DATABASE_URL: url },
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+await embedded?.stop();
+process.exit(code);

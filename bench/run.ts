@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './lib.js';
 
-const benchmarks = ['upload.ts', 'transcription-overhead.ts', 'ttft.ts', 'queue-throughput.ts'];
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+const benchmarks = ['upload.ts', 'upload-concurrency.ts', 'transcription-overhead.ts', 'ttft.ts', 'queue-throughput.ts', 'footprint.ts', 'list-ceiling.ts'];
+// The same build as `npm run build`, so its stamp tells the start script that dist/ is current.
+execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, stdio: 'inherit' });
 for (const file of benchmarks) {
   console.log(`\n=== ${file}`);
   execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', file)], { cwd: ROOT, stdio: 'inherit' });

@@ -4,16 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fast
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
-import { BullJobQueue } from './jobs/bullmq-queue.js';
-import { connectRedis } from './jobs/redis.js';
-import { registerQueueDashboard } from './admin/queue-dashboard.js';
+import type { BullJobQueue } from './jobs/bullmq-queue.js';
+import type { JobQueue } from './jobs/queue.js';
 import type { Database } from './db/client.js';
 import { authRoutes } from './auth/routes.js';
 import { completionRoutes } from './chat/completion-routes.js';
@@ -22,6 +20,7 @@ import { summaryRoutes } from './chat/summary-routes.js';
 import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
 import { jobRoutes } from './jobs/routes.js';
@@ -56,11 +55,20 @@ function requestId(request: IncomingMessage): string {
  * With Redis, counters are shared by every API process (a client cannot multiply its allowance by
  * the number of replicas). Redis down: requests pass uncounted rather than fail.
  */
-function rateLimitStore(log: FastifyBaseLogger, config: Config, onClose: (close: () => void) => void) {
+async function rateLimitStore(log: FastifyBaseLogger, config: Config, onClose: (close: () => void) => void) {
   if (!config.redisUrl) return {};
+  // ioredis is loaded only when Redis is configured.
+  const { connectRedis } = await import('./jobs/redis.js');
   const redis = connectRedis(config.redisUrl, 'rate-limit', log, { failFast: true });
   onClose(() => redis.disconnect());
   return { redis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true };
+}
+
+/** The queue as a BullJobQueue when BullMQ runs the jobs (its module is loaded only then), else null. */
+async function bullQueueOf(queue: JobQueue): Promise<BullJobQueue | null> {
+  if (queue.kind !== 'bullmq') return null;
+  const { BullJobQueue } = await import('./jobs/bullmq-queue.js');
+  return queue instanceof BullJobQueue ? queue : null;
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -75,25 +83,24 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const runtime = createRuntime(config, database, app.log, deps.overrides);
+  const runtime = await createRuntime(config, database, app.log, deps.overrides);
+  const bullQueue = await bullQueueOf(runtime.queue);
   const { services } = runtime;
   app.decorate('runtime', runtime);
   // Running jobs get the shutdown window to finish; the rest resume on the next start.
   app.addHook('onClose', () => runtime.queue.stop(config.shutdownTimeoutMs / 2));
   app.addHook('onClose', () => runtime.webhookDispatcher.stop());
 
-  app.addHook('onRequest', async (request, reply) => {
-    request.auth = null;
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
 
   registerErrorHandling(app);
   // No upgrade-insecure-requests: self-hosted instances are often reached over plain http on a LAN,
   // where that directive would break the docs page's assets.
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-  });
+  await registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -103,7 +110,7 @@ export async function buildApp(deps: AppDeps) {
     global: true,
     max: config.rateLimitMax,
     timeWindow: '1 minute',
-    ...rateLimitStore(app.log, config, (close) => app.addHook('onClose', async () => close())),
+    ...(await rateLimitStore(app.log, config, (close) => app.addHook('onClose', async () => close()))),
   });
   await app.register(formbody, { bodyLimit: config.maxFileSize });
   await app.register(multipart, {
@@ -166,7 +173,7 @@ export async function buildApp(deps: AppDeps) {
         checks: [
           { name: 'database', check: () => database.ping() },
           { name: 'storage', check: () => runtime.blobStore.ping() },
-          ...(runtime.queue instanceof BullJobQueue ? [{ name: 'redis', check: () => (runtime.queue as BullJobQueue).ping() }] : []),
+          ...(bullQueue ? [{ name: 'redis', check: () => bullQueue.ping() }] : []),
         ],
       });
       await api.register(authRoutes, { prefix: '/auth', auth: services.auth, rateLimitMax: config.authRateLimitMax });
@@ -207,9 +214,11 @@ export async function buildApp(deps: AppDeps) {
     maxUploadBytes: config.maxFileSize,
   });
 
-  if (runtime.queue instanceof BullJobQueue) {
+  if (bullQueue) {
+    // bull-board (and the static-file and template plugins it brings) is loaded only with BullMQ.
+    const { registerQueueDashboard } = await import('./admin/queue-dashboard.js');
     // Read-only: the job rows are the truth, and the dashboard's retry or clean buttons act on Redis alone.
-    await registerQueueDashboard(app, { queues: [runtime.queue.queue], auth: services.auth, db: database.db, readOnly: true });
+    await registerQueueDashboard(app, { queues: [bullQueue.queue], auth: services.auth, db: database.db, readOnly: true });
   }
 
   return app;

@@ -1,4 +1,4 @@
-import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify, type CryptoKey } from 'jose';
 import type { Config } from '../config.js';
 import { errors } from '../http/errors.js';
 import { newId } from '../db/ids.js';
@@ -11,12 +11,25 @@ export interface IssuedAccessToken {
 /** What a non-access token made by AccessTokens is for (its `typ` claim). */
 export type TokenPurpose = 'admin_session';
 
+/** Bounds the memory of verified tokens; past it, the memory starts again empty. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 /** Our own access tokens: short-lived JWTs signed with SECRET_KEY. */
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  /**
+   * Imported once: given the raw bytes, jose imports a new CryptoKey for every signature it checks,
+   * which costs as much again as the check itself.
+   */
+  private readonly key: Promise<CryptoKey>;
 
   constructor(private readonly config: Pick<Config, 'secretKey' | 'algorithm' | 'accessTokenExpireMinutes' | 'jwtIssuer' | 'jwtAudience'>) {
-    this.key = new TextEncoder().encode(config.secretKey);
+    const hash = `SHA-${config.algorithm.slice(2)}`; // HS256 → SHA-256
+    this.key = crypto.subtle.importKey('raw', new TextEncoder().encode(config.secretKey), { name: 'HMAC', hash }, false, [
+      'sign',
+      'verify',
+    ]);
+    // Handled where it is awaited; this only keeps a failed import from crashing the process first.
+    this.key.catch(() => undefined);
   }
 
   async issue(userId: string): Promise<IssuedAccessToken> {
@@ -40,7 +53,7 @@ export class AccessTokens {
       .setIssuedAt()
       .setJti(newId())
       .setExpirationTime(`${expiresIn}s`)
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresIn };
   }
 
@@ -53,25 +66,39 @@ export class AccessTokens {
     }
   }
 
-  verify(token: string): Promise<{ userId: string }> {
-    return this.verifyTyp(token, 'access');
+  /**
+   * Access tokens already verified, until they expire. A busy client sends the same token with
+   * every request, and checking its signature again gives the same answer until `exp` (the only
+   * claim whose check depends on the time): a lookup by the exact token text replaces the check.
+   */
+  private readonly verified = new Map<string, { userId: string; expiresAtMs: number }>();
+
+  async verify(token: string): Promise<{ userId: string }> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAtMs > Date.now()) return { userId: known.userId };
+    const { userId, exp } = await this.verifyTyp(token, 'access');
+    if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.clear();
+    this.verified.set(token, { userId, expiresAtMs: exp * 1000 });
+    return { userId };
   }
 
   /** Verifies a token made by issueFor(purpose); access tokens and other purposes are refused. */
-  verifyFor(purpose: TokenPurpose, token: string): Promise<{ userId: string }> {
-    return this.verifyTyp(token, purpose);
+  async verifyFor(purpose: TokenPurpose, token: string): Promise<{ userId: string }> {
+    return { userId: (await this.verifyTyp(token, purpose)).userId };
   }
 
-  private async verifyTyp(token: string, typ: 'access' | TokenPurpose): Promise<{ userId: string }> {
+  private async verifyTyp(token: string, typ: 'access' | TokenPurpose): Promise<{ userId: string; exp: number }> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.key, {
         algorithms: [this.config.algorithm],
         issuer: this.config.jwtIssuer,
         audience: this.config.jwtAudience,
         requiredClaims: ['sub', 'exp'],
       });
-      if (payload.typ !== typ || typeof payload.sub !== 'string') throw errors.invalidToken();
-      return { userId: payload.sub };
+      if (payload.typ !== typ || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+        throw errors.invalidToken();
+      }
+      return { userId: payload.sub, exp: payload.exp };
     } catch (error) {
       throw tokenError(error);
     }

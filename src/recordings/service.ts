@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { desc, eq, lt } from 'drizzle-orm';
+import { desc, eq, lt, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
-import type { AppDatabase } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { newId } from '../db/ids.js';
+import { compileRead, reads, readAsUser } from '../db/read.js';
 import { recordings } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
@@ -32,6 +33,12 @@ export function toRecordingView(row: RecordingRow): RecordingView {
   };
 }
 
+// Compiled once: a request only fills in the placeholders. No owner filter: RLS is the filter.
+const newestFirst = () => reads.select().from(recordings).orderBy(desc(recordings.id)).limit(sql.placeholder('limit'));
+const FIRST_PAGE = compileRead(newestFirst());
+const NEXT_PAGE = compileRead(newestFirst().where(lt(recordings.id, sql.placeholder('cursor'))));
+const BY_ID = compileRead(reads.select().from(recordings).where(eq(recordings.id, sql.placeholder('id'))));
+
 export interface AudioFields {
   title?: string;
   language?: string;
@@ -39,11 +46,15 @@ export interface AudioFields {
 }
 
 export class RecordingService {
+  private readonly db: Database['db'];
+
   constructor(
-    private readonly db: AppDatabase,
+    private readonly database: Pick<Database, 'db' | 'pool'>,
     private readonly transcriptions: TranscriptionService,
     private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    this.db = database.db;
+  }
 
   /**
    * Stores a received audio file and its recording row. The blob is written first and removed
@@ -130,23 +141,14 @@ export class RecordingService {
     });
   }
 
-  list(userId: string, page: { limit: number; cursor?: string }) {
-    return withUser(this.db, userId, async (tx) => {
-      const rows = await tx
-        .select()
-        .from(recordings)
-        .where(page.cursor ? lt(recordings.id, page.cursor) : undefined)
-        .orderBy(desc(recordings.id))
-        .limit(page.limit + 1);
-      return toPage(rows, page.limit, toRecordingView);
-    });
+  async list(userId: string, page: { limit: number; cursor?: string }) {
+    const values = { limit: page.limit + 1, cursor: page.cursor };
+    const rows = await readAsUser(this.database, userId, page.cursor ? NEXT_PAGE : FIRST_PAGE, values);
+    return toPage(rows, page.limit, toRecordingView);
   }
 
   async get(userId: string, id: string): Promise<RecordingView> {
-    const row = await withUser(this.db, userId, async (tx) => {
-      const [found] = await tx.select().from(recordings).where(eq(recordings.id, id));
-      return found;
-    });
+    const [row] = await readAsUser(this.database, userId, BY_ID, { id });
     if (!row) throw errors.notFound('Recording');
     return toRecordingView(row);
   }

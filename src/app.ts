@@ -20,6 +20,7 @@ import { summaryRoutes } from './chat/summary-routes.js';
 import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerNulGuard } from './http/nul-guard.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
@@ -98,6 +99,7 @@ export async function buildApp(deps: AppDeps) {
   });
 
   registerErrorHandling(app);
+  registerNulGuard(app);
   // No upgrade-insecure-requests: self-hosted instances are often reached over plain http on a LAN,
   // where that directive would break the docs page's assets.
   await registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });

@@ -2,6 +2,7 @@ import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify, type CryptoKey } f
 import type { Config } from '../config.js';
 import { errors } from '../http/errors.js';
 import { newId } from '../db/ids.js';
+import { isUuid } from '../db/ids.js';
 
 export interface IssuedAccessToken {
   token: string;
@@ -95,7 +96,8 @@ export class AccessTokens {
         audience: this.config.jwtAudience,
         requiredClaims: ['sub', 'exp'],
       });
-      if (payload.typ !== typ || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+      // A subject that is not one of our ids (a forged-but-signed or foreign token) is just invalid.
+      if (payload.typ !== typ || typeof payload.sub !== 'string' || !isUuid(payload.sub) || typeof payload.exp !== 'number') {
         throw errors.invalidToken();
       }
       return { userId: payload.sub, exp: payload.exp };

@@ -5,6 +5,7 @@ import { AppError } from '../http/errors.js';
 import type { Database } from './client.js';
 import { APP_ROLE } from './scope.js';
 import { splitAtParams } from './sql-text.js';
+import { isUuid } from './ids.js';
 
 /*
  * Reads under the caller's row-level security in ONE round trip. withUser() costs four (begin,
@@ -25,7 +26,6 @@ import { splitAtParams } from './sql-text.js';
 /** Builds queries that belong to no database: compileRead() turns them into reads. */
 export const reads = new QueryBuilder();
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** As drizzle's node-postgres driver: date and time values reach the columns' decoders as text. */
 const RAW_TEXT_TYPES = new Set([1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187, 1231]);
@@ -100,7 +100,7 @@ export function literal(value: unknown): string {
 /** The statement that puts a message under the caller's scope; `userId` must be a UUID. */
 export function scopePrefix(userId: string): string {
   // The id comes from a verified credential; anything else here is a bug, never user input.
-  if (!UUID.test(userId)) throw new Error('A scoped read needs a user id that is a UUID');
+  if (!isUuid(userId)) throw new Error('A scoped read needs a user id that is a UUID');
   return (
     `select set_config('app.user_id', ${pg.escapeLiteral(userId)}, true), set_config('role', '${APP_ROLE}', true),` +
     ` set_config('transaction_read_only', 'on', true);\n`

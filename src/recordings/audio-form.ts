@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, type FieldError } from '../http/errors.js';
 import { receiveAudio, type AudioIntakeOptions, type ReceivedAudio } from './audio-intake.js';
 import type { AudioFields } from './service.js';
+import { refuseNul } from '../http/nul-guard.js';
 
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const UPLOAD_FIELDS = ['title', 'language', 'source'] as const;
@@ -39,6 +40,7 @@ export async function readAudioParts(request: FastifyRequest, intake: AudioIntak
         filename = part.filename;
         audio = await receiveAudio(part.file, intake);
       } else if (typeof part.value === 'string') {
+        refuseNul(part.value, `body.${part.fieldname}`);
         fields.set(part.fieldname, [...(fields.get(part.fieldname) ?? []), part.value]);
       }
     }

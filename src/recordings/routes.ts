@@ -2,6 +2,7 @@ import type {} from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
+import { AppError } from '../http/errors.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
 import type { AudioIntakeOptions } from './audio-intake.js';
@@ -16,6 +17,23 @@ export interface RecordingRoutesOptions {
   recordings: RecordingService;
   maxUploadBytes: number;
   intake: AudioIntakeOptions;
+}
+
+const TEXT_BODY_TYPES = new Set(['application/json', 'application/x-www-form-urlencoded']);
+
+/** Fastify parses text/plain (and passes an absent body) through: neither is an upload of ours. */
+function refuseOtherBodies(contentType: string | undefined, body: unknown): void {
+  if (!contentType && (body === undefined || body === null || body === '')) {
+    throw new AppError('bad_request', 'The request has no body: send multipart/form-data with a file part, or a JSON or form text entry');
+  }
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!TEXT_BODY_TYPES.has(type)) {
+    throw new AppError(
+      'unsupported_media_type',
+      `${type || 'A body without a content type'} is not accepted here: send multipart/form-data with a file part, ` +
+        'or application/json or application/x-www-form-urlencoded with title and original_text',
+    );
+  }
 }
 
 /** The seed's /api/v1/audio routes; mounted inside an authenticated scope. */
@@ -50,6 +68,7 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
     async (request, reply) => {
       const userId = userIdOf(request);
       if (!request.isMultipart()) {
+        refuseOtherBodies(request.headers['content-type'], request.body);
         const body = request.body as Static<typeof TextUploadBody>;
         return reply.code(201).send(await recordings.createTextEntry(userId, body));
       }

@@ -19,7 +19,7 @@ import { chatRoutes } from './chat/routes.js';
 import { summaryRoutes } from './chat/summary-routes.js';
 import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { frameworkErrors, registerErrorHandling } from './http/error-handler.js';
 import { registerNulGuard } from './http/nul-guard.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
@@ -81,6 +81,7 @@ export async function buildApp(deps: AppDeps) {
     requestIdHeader: false,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -10,6 +10,7 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
   422: 'Unprocessable Content',
@@ -64,6 +65,20 @@ function validationErrors(error: FastifyError): FieldError[] {
     const field = [error.validationContext, base, missing].filter(Boolean).join('.');
     return { field: field || 'request', message: v.message ?? 'is invalid' };
   });
+}
+
+/**
+ * Errors the router raises before any hook runs (a malformed URL, a path segment over the router's
+ * length limit): Fastify's `frameworkErrors` option, so they leave as problem+json too.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void sendProblem(request, reply, ERROR_STATUS.uri_too_long, 'uri_too_long', 'A path segment is longer than any id this API uses');
+  } else if (error.code === 'FST_ERR_BAD_URL') {
+    void sendProblem(request, reply, ERROR_STATUS.bad_request, 'bad_request', 'The URL is malformed');
+  } else {
+    void sendProblem(request, reply, 500, 'internal_error', 'An unexpected error occurred');
+  }
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

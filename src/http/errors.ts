@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   transcription_not_ready: 409,
   timestamps_unavailable: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
   validation_failed: 422,

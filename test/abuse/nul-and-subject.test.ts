@@ -111,3 +111,16 @@ describeEachDatabase('POST /api/v1/audio/upload without an upload body', (ctx) =
     assert.match(String(empty.headers['content-type']), /application\/problem\+json/);
   });
 });
+
+describeEachDatabase('errors the router raises', (ctx) => {
+  test('a path segment over the router limit is 414 problem+json with a request id', async () => {
+    const { app } = ctx();
+    const res = await app.inject({ url: `/api/v1/audio/${'a'.repeat(600)}` });
+    assert.equal(res.statusCode, 414, res.body);
+    assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+    const body = res.json<{ code: string; request_id: string }>();
+    assert.equal(body.code, 'uri_too_long');
+    assert.equal(body.request_id, res.headers['x-request-id'] ?? body.request_id);
+    assert.ok(body.request_id.length > 0);
+  });
+});

@@ -7,7 +7,7 @@ import { recordings, transcriptSummaries, transcriptions, type StoredSummary } f
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
 import { groundingSegments, providerFailure, recordUsage, type CompletionService } from './completion.js';
-import { summarizeTranscript } from './grounding/summarize.js';
+import { SummaryParseError, summarizeTranscript } from './grounding/summarize.js';
 import { enqueueEvent } from '../webhooks/service.js';
 import type { LlmProviderName } from './providers/provider.js';
 
@@ -81,6 +81,8 @@ export class SummaryService {
         },
       });
     } catch (error) {
+      // A reply that is not the JSON asked for is the model's failure, not ours: a bad gateway.
+      if (error instanceof SummaryParseError) throw new AppError('llm_invalid_reply', error.message);
       throw providerFailure(error);
     }
     const content: StoredSummary = {

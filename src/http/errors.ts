@@ -33,6 +33,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   llm_unavailable: 502,
   llm_rejected: 502,
+  llm_invalid_reply: 502,
   service_unavailable: 503,
   llm_not_configured: 503,
 } as const;

@@ -385,6 +385,17 @@ describeEachDatabase(
       assert.equal(changed.json().cached, false);
       assert.equal(openai.requests.length - before, 2);
     });
+
+    test('summary: a model that answers in prose instead of the JSON asked for is a 502, not a 500', async () => {
+      const { app } = ctx();
+      const user = await registerUser(app);
+      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
+      mode = 'answer';
+      const res = await app.inject({ method: 'POST', url: `/api/v1/audio/${entry.id}/summary`, headers: bearer(user.accessToken) });
+      assert.equal(res.statusCode, 502, res.body);
+      assert.equal(res.json().code, 'llm_invalid_reply');
+      assert.match(res.json().detail, /not a JSON object/);
+    });
   },
   LLM_ENV,
   { startQueue: true },

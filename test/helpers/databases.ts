@@ -90,13 +90,12 @@ function migratedTemplate(): Promise<string> {
   return template;
 }
 
-/** A fresh, migrated database on the PostgreSQL server, dropped by drop(). */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const source = await migratedTemplate();
+/** A new database, copied from `template` or empty, with a pool on it; drop() removes both. */
+async function throwawayDatabase(template: string | null, poolSize: number): Promise<TestDatabase> {
   const name = `transcribo_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name} template ${source}`));
+  await admin((c) => c.query(template ? `create database ${name} template ${template}` : `create database ${name}`));
   const url = urlOf(name);
-  const database = await openDatabase({ url, poolSize: 5 });
+  const database = await openDatabase({ url, poolSize });
   return {
     database,
     url,
@@ -107,18 +106,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** A fresh, migrated database on the PostgreSQL server, dropped by drop(). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  return throwawayDatabase(await migratedTemplate(), 5);
+}
+
 /** An empty database (no migrations), for the tests of migrations themselves. */
-export async function createEmptyDatabase(): Promise<TestDatabase> {
-  const name = `transcribo_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name}`));
-  const url = urlOf(name);
-  const database = await openDatabase({ url, poolSize: 2 });
-  return {
-    database,
-    url,
-    drop: async () => {
-      await database.close();
-      await admin((c) => c.query(`drop database if exists ${name} with (force)`));
-    },
-  };
+export function createEmptyDatabase(): Promise<TestDatabase> {
+  return throwawayDatabase(null, 2);
 }

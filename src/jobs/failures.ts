@@ -1,3 +1,4 @@
+import { AudioDecodeError } from '../audio/decode.js';
 import { ProviderError } from '../chat/providers/provider.js';
 import { AppError } from '../http/errors.js';
 import { EngineError } from '../transcription/engines/engine.js';
@@ -26,8 +27,8 @@ export function classifyFailure(error: unknown): Failure {
   if (error instanceof AppError && (error.status < 500 || error.code === 'llm_not_configured')) {
     return { permanent: true, message: error.message, code: error.code };
   }
-  if (error instanceof Error && error.name === 'AudioDecodeError') {
-    return { permanent: true, message: `The audio cannot be decoded: ${error.message}`, code: 'audio_undecodable' };
+  if (error instanceof AudioDecodeError) {
+    return { permanent: true, message: `The audio cannot be decoded: ${error.reason}`, code: 'audio_undecodable' };
   }
   return { permanent: false, message: 'The job failed unexpectedly; see the server log', code: 'internal_error' };
 }

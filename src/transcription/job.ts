@@ -9,7 +9,7 @@ import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { recordings, transcriptions } from '../db/schema.js';
 import { asSystem } from '../db/scope.js';
-import { AudioDecodeError, decodeToWav } from '../audio/decode.js';
+import { decodeToWav } from '../audio/decode.js';
 import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '../jobs/types.js';
 import { PermanentJobError } from '../jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -80,14 +80,9 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       await pipeline(blob.stream, createWriteStream(source), { signal });
       progress(2);
       await mkdir(work, { recursive: true });
-      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal }).catch((error: unknown) => {
-        // Uploads are only checked from their headers: this is the first full decode, and a file that
-        // fails it fails every retry the same way.
-        if (error instanceof AudioDecodeError) {
-          throw new PermanentJobError(`The audio cannot be decoded: ${error.reason}`, 'audio_undecodable', { cause: error });
-        }
-        throw error;
-      });
+      // Uploads are only checked from their headers, so this is the first full decode; a file that
+      // fails it fails permanently (classifyFailure: audio_undecodable).
+      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal });
       progress(DECODE_SHARE);
       const result = await engine.transcribe(audio, {
         language: t.language ?? undefined,

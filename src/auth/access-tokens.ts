@@ -1,8 +1,7 @@
 import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify, type CryptoKey } from 'jose';
 import type { Config } from '../config.js';
 import { errors } from '../http/errors.js';
-import { newId } from '../db/ids.js';
-import { isUuid } from '../db/ids.js';
+import { isUuid, newId } from '../db/ids.js';
 
 export interface IssuedAccessToken {
   token: string;

@@ -26,7 +26,6 @@ import { isUuid } from './ids.js';
 /** Builds queries that belong to no database: compileRead() turns them into reads. */
 export const reads = new QueryBuilder();
 
-
 /** As drizzle's node-postgres driver: date and time values reach the columns' decoders as text. */
 const RAW_TEXT_TYPES = new Set([1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187, 1231]);
 const asText = (value: string) => value;

@@ -92,24 +92,14 @@ export function uploadTempDir(options: Pick<AudioIntakeOptions, 'tempDir'>): str
   return options.tempDir ?? path.join(tmpdir(), 'transcribo-uploads');
 }
 
-/** Staging folders made by this process: a mkdir per upload was a syscall each under bursts. */
-const stagingDirs = new Map<string, Promise<unknown>>();
-
-/** Creates the temp file, making its folder first if this process has not, or if it was removed since. */
+/** Creates the temp file; its folder is made only when it is missing, not with every upload. */
 async function createTempFile(dir: string, file: string): Promise<FileHandle> {
-  for (let attempt = 0; ; attempt++) {
-    let ready = stagingDirs.get(dir);
-    if (!ready) {
-      ready = mkdir(dir, { recursive: true });
-      stagingDirs.set(dir, ready);
-    }
-    try {
-      await ready;
-      return await open(file, 'wx');
-    } catch (error) {
-      stagingDirs.delete(dir);
-      if (attempt > 0 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+  try {
+    return await open(file, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dir, { recursive: true });
+    return open(file, 'wx');
   }
 }
 

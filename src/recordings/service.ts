@@ -46,15 +46,11 @@ export interface AudioFields {
 }
 
 export class RecordingService {
-  private readonly db: Database['db'];
-
   constructor(
     private readonly database: Pick<Database, 'db' | 'pool'>,
     private readonly transcriptions: TranscriptionService,
     private readonly blobs: BlobStore,
-  ) {
-    this.db = database.db;
-  }
+  ) {}
 
   /**
    * Stores a received audio file and its recording row. The blob is written first and removed
@@ -65,7 +61,7 @@ export class RecordingService {
     const key = `recordings/${userId}/${id}.${audio.type.extension}`;
     await storeAudio(this.blobs, key, audio);
     try {
-      const row = await withUser(this.db, userId, async (tx) => {
+      const row = await withUser(this.database.db, userId, async (tx) => {
         const [created] = await tx
           .insert(recordings)
           .values({
@@ -93,7 +89,7 @@ export class RecordingService {
 
   /** Where a recording's original audio is, for streaming it back. */
   async audioFile(userId: string, id: string): Promise<{ key: string; size: number; mimeType: string; title: string }> {
-    const row = await withUser(this.db, userId, async (tx) => {
+    const row = await withUser(this.database.db, userId, async (tx) => {
       const [found] = await tx.select().from(recordings).where(eq(recordings.id, id));
       return found;
     });
@@ -115,7 +111,7 @@ export class RecordingService {
   ): Promise<Static<typeof RecordingWithTranscription>> {
     const bytes = Buffer.from(input.original_text, 'utf8');
     const language = input.language ?? null;
-    return withUser(this.db, userId, async (tx) => {
+    return withUser(this.database.db, userId, async (tx) => {
       const [row] = await tx
         .insert(recordings)
         .values({
@@ -158,7 +154,7 @@ export class RecordingService {
    * blob after the row is gone (a blob without a row is garbage; a row without its blob is broken).
    */
   async delete(userId: string, id: string): Promise<void> {
-    const deleted = await withUser(this.db, userId, (tx) =>
+    const deleted = await withUser(this.database.db, userId, (tx) =>
       tx.delete(recordings).where(eq(recordings.id, id)).returning({ id: recordings.id, blobKey: recordings.blobKey }),
     );
     if (deleted.length === 0) throw errors.notFound('Recording');

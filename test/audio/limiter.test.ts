@@ -1,6 +1,5 @@
 /** The decoder limiter, with real ffmpeg decodes as the work: a queue, never a pile of processes. */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +7,7 @@ import { after, test } from 'node:test';
 import { measureAudio } from '../../src/audio/decode.js';
 import { resolveFfmpeg } from '../../src/audio/ffmpeg.js';
 import { ConcurrencyLimiter, uploadDecoders } from '../../src/audio/limiter.js';
+import { runningFfmpegChildren } from '../helpers/audio.js';
 import { generate, memo, tempDir } from './fixtures.js';
 
 const temp = memo(() => tempDir('limiter'));
@@ -15,20 +15,6 @@ after(async () => (await temp()).remove());
 
 const clip = memo(async () => generate(path.join((await temp()).dir, 'clip.webm'), 'sine=frequency=440:duration=3', ['-c:a', 'libopus']));
 
-/** ffmpeg processes that are children of this test process and still running (zombies have exited). */
-async function runningFfmpegChildren(): Promise<number> {
-  let count = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(await readFile(`/proc/${entry}/stat`, 'utf8'));
-      if (match && match[1]!.includes('ffmpeg') && match[2] !== 'Z' && Number(match[3]) === process.pid) count++;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return count;
-}
 
 test('at most N real decodes run at once, the rest queue, and every one completes', async () => {
   const ffmpeg = await resolveFfmpeg(null);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -54,4 +55,22 @@ export function audioForm(bytes: Buffer, filename: string, fields: Record<string
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   form.append('file', new Blob([bytes], { type }), filename);
   return form;
+}
+
+/**
+ * ffmpeg processes that are children of this test process and still running (zombies have exited).
+ * An app under test runs in this process, so its decoders count too.
+ */
+export async function runningFfmpegChildren(): Promise<number> {
+  let count = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(await readFile(`/proc/${entry}/stat`, 'utf8'));
+      if (match && match[1]!.includes('ffmpeg') && match[2] !== 'Z' && Number(match[3]) === process.pid) count++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return count;
 }

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { generate, memo, tempDir } from '../audio/fixtures.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { audioForm } from '../helpers/audio.js';
+import { audioForm, runningFfmpegChildren } from '../helpers/audio.js';
 import { bearer, registerUser } from '../helpers/factory.js';
 
 const SOURCE = 'sine=frequency=440:duration=2.5';
@@ -53,20 +53,6 @@ async function filesUnder(dir: string): Promise<string[]> {
   }
 }
 
-/** Running ffmpeg children of this process: the app runs in it, so its decoders are ours. */
-async function runningFfmpegChildren(): Promise<number> {
-  let count = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(await readFile(`/proc/${entry}/stat`, 'utf8'));
-      if (match && match[1]!.includes('ffmpeg') && match[2] !== 'Z' && Number(match[3]) === process.pid) count++;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return count;
-}
 
 /** Bytes of the ID3v2 tag at the start of an MP3 (its size is 4 bytes of 7 bits). */
 function id3Length(mp3: Buffer): number {

@@ -38,11 +38,27 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_NO_FORM_DATA: 'bad_request',
 };
 
+/** For a 4xx that a plugin raised with a bare status: the general code for that status. */
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  422: 'validation_failed',
+  429: 'rate_limited',
+};
+
 export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
-  code: string,
+  code: ErrorCode,
   detail: string,
   fieldErrors?: FieldError[],
 ): FastifyReply {
@@ -68,6 +84,39 @@ function validationErrors(error: FastifyError): FieldError[] {
 }
 
 /**
+ * Any error a handler or plugin threw, as the AppError the client sees; null for a fault of ours
+ * (a 5xx nobody classified), which is logged and answered with internal_error. Both the
+ * problem+json handler and the OpenAI-shaped one in /v1 classify through here.
+ */
+export function toAppError(error: unknown): AppError | null {
+  if (error instanceof AppError) return error;
+  const fastifyError = error as Partial<FastifyError> | null | undefined;
+  if (fastifyError?.validation) {
+    const fields = validationErrors(fastifyError as FastifyError);
+    return new AppError(
+      'validation_failed',
+      `Invalid request: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`,
+      fields,
+    );
+  }
+  const message = fastifyError?.message ?? 'The request failed';
+  const mapped = fastifyError?.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (mapped) return new AppError(mapped, message);
+  const status = fastifyError?.statusCode ?? 500;
+  if (status === 429) return new AppError('rate_limited', 'Too many requests; slow down and retry later');
+  if (status >= 400 && status < 500) return new AppError(STATUS_CODES[status] ?? 'bad_request', message);
+  return null;
+}
+
+/**
+ * A 5xx the code did classify (storage or a provider unavailable) is still trouble an operator
+ * should see: logged with its cause (paths, hosts) that the client is not told.
+ */
+export function logServerSide(request: FastifyRequest, error: AppError): void {
+  if (error.status >= 500) request.log.warn({ err: error, code: error.code }, `answered ${error.status} ${error.code}`);
+}
+
+/**
  * Errors the router raises before any hook runs (a malformed URL, a path segment over the router's
  * length limit): Fastify's `frameworkErrors` option, so they leave as problem+json too.
  */
@@ -77,41 +126,23 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   } else if (error.code === 'FST_ERR_BAD_URL') {
     void sendProblem(request, reply, ERROR_STATUS.bad_request, 'bad_request', 'The URL is malformed');
   } else {
-    void sendProblem(request, reply, 500, 'internal_error', 'An unexpected error occurred');
+    void sendProblem(request, reply, ERROR_STATUS.internal_error, 'internal_error', 'An unexpected error occurred');
   }
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) {
-      if (error.headers) void reply.headers(error.headers);
-      return sendProblem(request, reply, error.status, error.code, error.message, error.errors);
+    const appError = toAppError(error);
+    if (!appError) {
+      request.log.error({ err: error }, 'unhandled error');
+      return sendProblem(request, reply, ERROR_STATUS.internal_error, 'internal_error', 'An unexpected error occurred');
     }
-    if (error.validation) {
-      const fields = validationErrors(error);
-      return sendProblem(
-        request,
-        reply,
-        ERROR_STATUS.validation_failed,
-        'validation_failed',
-        `Invalid request: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`,
-        fields,
-      );
-    }
-    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
-    if (mapped) return sendProblem(request, reply, ERROR_STATUS[mapped], mapped, error.message);
-    const status = error.statusCode ?? 500;
-    if (status === 429) {
-      return sendProblem(request, reply, 429, 'rate_limited', 'Too many requests; slow down and retry later');
-    }
-    if (status >= 400 && status < 500) {
-      return sendProblem(request, reply, status, status === 404 ? 'not_found' : 'bad_request', error.message);
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(request, reply, 500, 'internal_error', 'An unexpected error occurred');
+    logServerSide(request, appError);
+    if (appError.headers) void reply.headers(appError.headers);
+    return sendProblem(request, reply, appError.status, appError.code, appError.message, appError.errors);
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, 404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
+    sendProblem(request, reply, ERROR_STATUS.route_not_found, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
   );
 }

@@ -1,44 +1,109 @@
 /**
- * Every error a client can see: a stable code, its true HTTP status and a human message.
- * Clients branch on `code`; the message may change.
+ * The one list of error codes: every code a client can see, from an HTTP error, a failed job, a
+ * speech engine or an LLM provider. Clients branch on `code`; the message may change.
+ *
+ * - status: the HTTP status the code answers with (the true one: 404, 409, 422, … never a blanket 400).
+ * - permanent: whether a job failing with this code fails at once (retrying cannot help) or is
+ *   retried with backoff.
+ * - retryAfter: seconds sent as Retry-After when the cause itself named no wait.
+ *
+ * One code per line; README.md ("Error codes") describes each.
  */
-export const ERROR_STATUS = {
-  bad_request: 400,
-  invalid_body: 400,
-  unauthorized: 401,
-  invalid_credentials: 401,
-  invalid_token: 401,
-  token_expired: 401,
-  forbidden: 403,
-  not_found: 404,
-  route_not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  email_taken: 409,
-  recording_has_no_audio: 409,
-  transcription_not_ready: 409,
-  timestamps_unavailable: 409,
-  payload_too_large: 413,
-  uri_too_long: 414,
-  unsupported_media_type: 415,
-  range_not_satisfiable: 416,
-  validation_failed: 422,
-  language_not_supported: 422,
-  engine_not_configured: 422,
-  model_not_allowed: 422,
-  gateway_timeout: 504,
-  llm_timeout: 504,
-  rate_limited: 429,
-  llm_quota_exceeded: 429,
-  internal_error: 500,
-  llm_unavailable: 502,
-  llm_rejected: 502,
-  llm_invalid_reply: 502,
-  service_unavailable: 503,
-  llm_not_configured: 503,
-} as const;
+export const ERRORS = {
+  // The request is wrong: the client must change it.
+  bad_request: { status: 400, permanent: true },
+  invalid_body: { status: 400, permanent: true },
+  unauthorized: { status: 401, permanent: true },
+  invalid_credentials: { status: 401, permanent: true },
+  invalid_token: { status: 401, permanent: true },
+  token_expired: { status: 401, permanent: true },
+  forbidden: { status: 403, permanent: true },
+  insufficient_scope: { status: 403, permanent: true },
+  not_found: { status: 404, permanent: true },
+  route_not_found: { status: 404, permanent: true },
+  recording_deleted: { status: 404, permanent: true },
+  session_deleted: { status: 404, permanent: true },
+  method_not_allowed: { status: 405, permanent: true },
+  conflict: { status: 409, permanent: true },
+  email_taken: { status: 409, permanent: true },
+  recording_has_no_audio: { status: 409, permanent: true },
+  transcription_not_ready: { status: 409, permanent: true },
+  timestamps_unavailable: { status: 409, permanent: true },
+  payload_too_large: { status: 413, permanent: true },
+  audio_too_long: { status: 413, permanent: true },
+  llm_context_exceeded: { status: 413, permanent: true },
+  uri_too_long: { status: 414, permanent: true },
+  unsupported_media_type: { status: 415, permanent: true },
+  range_not_satisfiable: { status: 416, permanent: true },
+  validation_failed: { status: 422, permanent: true },
+  audio_undecodable: { status: 422, permanent: true },
+  language_not_supported: { status: 422, permanent: true },
+  engine_not_configured: { status: 422, permanent: true },
+  model_not_allowed: { status: 422, permanent: true },
+  // Too many requests: ours, a provider's, or today's LLM allowance.
+  rate_limited: { status: 429, permanent: false },
+  llm_quota_exceeded: { status: 429, permanent: true },
+  llm_rate_limited: { status: 429, permanent: false, retryAfter: 10 },
+  provider_rate_limited: { status: 429, permanent: false, retryAfter: 10 },
+  // Our fault.
+  internal_error: { status: 500, permanent: false },
+  invalid_payload: { status: 500, permanent: true },
+  worker_lost: { status: 500, permanent: false },
+  engine_failed: { status: 500, permanent: false },
+  // An upstream service (LLM provider, speech API) failed or refused.
+  llm_unavailable: { status: 502, permanent: false },
+  llm_rejected: { status: 502, permanent: true },
+  llm_invalid_reply: { status: 502, permanent: false },
+  provider_unavailable: { status: 502, permanent: false },
+  provider_rejected: { status: 502, permanent: true },
+  // Something this server needs is missing, busy or unreachable.
+  service_unavailable: { status: 503, permanent: false },
+  storage_unavailable: { status: 503, permanent: false, retryAfter: 10 },
+  llm_overloaded: { status: 503, permanent: false, retryAfter: 10 },
+  provider_overloaded: { status: 503, permanent: false, retryAfter: 10 },
+  llm_not_configured: { status: 503, permanent: true },
+  engine_unavailable: { status: 503, permanent: true },
+  model_unavailable: { status: 503, permanent: true },
+  // Nothing came back in time.
+  gateway_timeout: { status: 504, permanent: false },
+  llm_timeout: { status: 504, permanent: false },
+  provider_timeout: { status: 504, permanent: false },
+  job_timeout: { status: 504, permanent: true },
+} as const satisfies Record<string, ErrorSpec>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export interface ErrorSpec {
+  status: number;
+  permanent: boolean;
+  retryAfter?: number;
+}
+
+export type ErrorCode = keyof typeof ERRORS;
+/** Codes a job may fail with at once (PermanentJobError). */
+export type PermanentErrorCode = { [K in ErrorCode]: (typeof ERRORS)[K]['permanent'] extends true ? K : never }[ErrorCode];
+
+/** Each code's HTTP status: a view of ERRORS for callers that only need the status. */
+export const ERROR_STATUS = Object.fromEntries(Object.entries(ERRORS).map(([code, spec]) => [code, spec.status])) as {
+  readonly [K in ErrorCode]: (typeof ERRORS)[K]['status'];
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/** Whether a job failing with `code` fails at once instead of being retried. */
+export function isPermanent(code: ErrorCode): boolean {
+  return ERRORS[code].permanent;
+}
+
+/**
+ * The Retry-After header for `code`: the wait the cause named (milliseconds, rounded up to whole
+ * seconds), else the code's own suggestion, else none.
+ */
+export function retryAfterHeader(code: ErrorCode, waitMs?: number): Record<string, string> | undefined {
+  const spec: ErrorSpec = ERRORS[code];
+  const seconds = waitMs !== undefined && Number.isFinite(waitMs) && waitMs >= 0 ? Math.ceil(waitMs / 1000) : spec.retryAfter;
+  return seconds === undefined ? undefined : { 'retry-after': String(seconds) };
+}
 
 export interface FieldError {
   field: string;
@@ -47,15 +112,20 @@ export interface FieldError {
 
 export class AppError extends Error {
   readonly status: number;
+  readonly headers?: Record<string, string>;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly errors?: FieldError[],
-    readonly headers?: Record<string, string>,
+    headers?: Record<string, string>,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'AppError';
-    this.status = ERROR_STATUS[code];
+    this.status = ERRORS[code].status;
+    // A code that suggests a wait sends it unless the caller named one.
+    const suggested = headers?.['retry-after'] === undefined ? retryAfterHeader(code) : undefined;
+    if (headers || suggested) this.headers = { ...suggested, ...headers };
   }
 }
 

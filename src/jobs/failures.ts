@@ -1,6 +1,6 @@
 import { AudioDecodeError } from '../audio/decode.js';
 import { ProviderError } from '../chat/providers/provider.js';
-import { AppError } from '../http/errors.js';
+import { AppError, isErrorCode, isPermanent, type ErrorCode } from '../http/errors.js';
 import { EngineError } from '../transcription/engines/engine.js';
 import { PermanentJobError } from './types.js';
 
@@ -8,29 +8,31 @@ export interface Failure {
   permanent: boolean;
   /** What the user is told: actionable, without internals. */
   message: string;
-  code: string;
+  /** Stored as the job's error_code; whether it is permanent is looked up in the list. */
+  code: ErrorCode;
+}
+
+function failure(code: ErrorCode, message: string): Failure {
+  // A code outside the list (untyped JavaScript) must not make classifying a failure throw.
+  if (!isErrorCode(code)) return { permanent: false, message, code: 'internal_error' };
+  return { permanent: isPermanent(code), message, code };
 }
 
 /**
- * Decides whether retrying can help. Bad input and unsupported options fail at once; crashes,
- * timeouts and unavailable services are retried with backoff.
+ * Names the failure with a code from the error list, whose `permanent` decides whether retrying
+ * can help: bad input and unsupported options fail at once; crashes, timeouts and unavailable
+ * services are retried with backoff.
  */
 export function classifyFailure(error: unknown): Failure {
-  if (error instanceof PermanentJobError) return { permanent: true, message: error.message, code: error.code };
-  if (error instanceof EngineError) {
-    return { permanent: error.kind === 'permanent', message: error.message, code: error.code };
-  }
-  if (error instanceof ProviderError) {
-    return { permanent: error.kind === 'permanent', message: `The ${error.provider} model failed: ${error.message}`, code: `llm_${error.kind}` };
-  }
-  // Refusals of the request itself (no provider configured, model not allowed, quota spent).
-  if (error instanceof AppError && (error.status < 500 || error.code === 'llm_not_configured')) {
-    return { permanent: true, message: error.message, code: error.code };
-  }
-  if (error instanceof AudioDecodeError) {
-    return { permanent: true, message: `The audio cannot be decoded: ${error.reason}`, code: 'audio_undecodable' };
-  }
-  return { permanent: false, message: 'The job failed unexpectedly; see the server log', code: 'internal_error' };
+  // Permanent by its name; its type only admits codes the list marks permanent, so the two agree.
+  if (error instanceof PermanentJobError) return { ...failure(error.code, error.message), permanent: true };
+  if (error instanceof EngineError) return failure(error.code, error.message);
+  if (error instanceof ProviderError) return failure(error.code, `The ${error.provider} model failed: ${error.message}`);
+  // Refusals of the request itself (no provider configured, model not allowed, quota spent), and
+  // unreachable services (storage_unavailable) that a later attempt may find back.
+  if (error instanceof AppError) return failure(error.code, error.message);
+  if (error instanceof AudioDecodeError) return failure('audio_undecodable', `The audio cannot be decoded: ${error.reason}`);
+  return failure('internal_error', 'The job failed unexpectedly; see the server log');
 }
 
 const BASE_DELAY_MS = 2_000;

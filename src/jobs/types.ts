@@ -1,4 +1,5 @@
 import type { Tx } from '../db/client.js';
+import type { PermanentErrorCode } from '../http/errors.js';
 
 /** Every job type the application knows. A type here without exactly one handler stops start-up. */
 export const JOB_TYPES = ['transcription', 'chat_completion'] as const;
@@ -39,6 +40,7 @@ export interface JobSuccess {
 }
 
 export type JobSettlement =
+  /** `code` is a code from the error list (src/http/errors.ts); it is stored as the job's error_code. */
   | { status: 'failed'; error: string; code: string }
   | { status: 'cancelled' }
   | { status: 'retrying'; error: string; attempt: number };
@@ -60,7 +62,8 @@ export interface JobHandler<P = unknown> {
 export class PermanentJobError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    /** A code the error list marks permanent (src/http/errors.ts). */
+    readonly code: PermanentErrorCode,
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -1,9 +1,10 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError } from '../http/errors.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logServerSide, toAppError } from '../http/error-handler.js';
+import { AppError, ERRORS, isErrorCode, type ErrorCode } from '../http/errors.js';
 
 /** OpenAI's error body, so unmodified OpenAI clients raise their usual exceptions. */
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: { message: string; type: string; param: string | null; code: ErrorCode | null };
 }
 
 function typeFor(status: number): string {
@@ -15,28 +16,43 @@ function typeFor(status: number): string {
   return 'invalid_request_error';
 }
 
-export function openAIError(status: number, message: string, code: string | null, param: string | null = null): OpenAIErrorBody {
+/** OpenAI answers 400 where we say 422 or 415; its SDKs pick exception classes by status. */
+function openAIStatus(code: ErrorCode): number {
+  const status: number = ERRORS[code].status;
+  return status === 422 || status === 415 ? 400 : status;
+}
+
+function openAIError(status: number, message: string, code: ErrorCode | null, param: string | null = null): OpenAIErrorBody {
   return { error: { message, type: typeFor(status), param, code } };
 }
 
-/** Replaces the problem+json handler inside the /v1 scope. */
+/** Sends `error` in OpenAI's shape, with its headers (Retry-After, WWW-Authenticate). */
+export function sendOpenAIError(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.headers) void reply.headers(error.headers);
+  const status = openAIStatus(error.code);
+  return reply.code(status).send(openAIError(status, error.message, error.code, error.errors?.[0]?.field ?? null));
+}
+
+/**
+ * A failed job as the error it answers with: the status its code has in the list (a job that ran
+ * too long is a 504, an unreachable speech API a 502), with a Retry-After where the code suggests one.
+ */
+export function failedJobError(code: string | null, message: string | null): AppError {
+  return new AppError(isErrorCode(code) ? code : 'internal_error', message ?? 'The transcription failed');
+}
+
+/** Replaces the problem+json handlers inside the /v1 scope: errors and unknown routes. */
 export function useOpenAIErrors(scope: FastifyInstance): void {
   scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) {
-      if (error.headers) void reply.headers(error.headers);
-      // OpenAI answers 400 where we say 422 or 415; its SDKs pick exception classes by status.
-      const status = error.status === 422 || error.status === 415 ? 400 : error.status;
-      return reply.code(status).send(openAIError(status, error.message, error.code, error.errors?.[0]?.field ?? null));
+    const appError = toAppError(error);
+    if (appError) {
+      logServerSide(request, appError);
+      return sendOpenAIError(reply, appError);
     }
-    if (error.validation) {
-      return reply.code(400).send(openAIError(400, error.message, 'invalid_request', null));
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
-      request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(openAIError(500, 'An unexpected error occurred', 'internal_error'));
-    }
-    const code = error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'file_too_large' : status === 429 ? 'rate_limit_exceeded' : null;
-    return reply.code(status).send(openAIError(status, error.message, code));
+    request.log.error({ err: error }, 'unhandled error');
+    return sendOpenAIError(reply, new AppError('internal_error', 'An unexpected error occurred'));
   });
+  scope.setNotFoundHandler((request: FastifyRequest, reply) =>
+    sendOpenAIError(reply, new AppError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+  );
 }

@@ -3,16 +3,25 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { SttConfig } from '../config.js';
 import { requireAuth, userIdOf } from '../http/auth-plugin.js';
-import type { FieldError } from '../http/errors.js';
+import { AppError, type FieldError } from '../http/errors.js';
 import type { AuthService } from '../auth/service.js';
 import type { JobService } from '../jobs/service.js';
 import type { AudioIntakeOptions } from '../recordings/audio-intake.js';
 import { invalidForm, isLanguageTag, readAudioParts } from '../recordings/audio-form.js';
 import type { RecordingService } from '../recordings/service.js';
-import { CONTENT_TYPES, OUTPUT_FORMATS, toSrt, toText, toVerboseJson, toVtt, type OutputFormat } from '../transcription/formats.js';
+import {
+  CONTENT_TYPES,
+  OpenAITranscriptionJson,
+  OUTPUT_FORMATS,
+  toSrt,
+  toText,
+  toVerboseJson,
+  toVtt,
+  type OutputFormat,
+} from '../transcription/formats.js';
 import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
 import { formatInput } from '../transcription/render.js';
-import { openAIError, useOpenAIErrors } from './errors.js';
+import { failedJobError, sendOpenAIError, useOpenAIErrors } from './errors.js';
 import { chooseModel, listedModels, type ModelChoice } from './models.js';
 
 export interface OpenAICompatOptions {
@@ -103,9 +112,18 @@ function render(view: TranscriptionView, request: Request): { type?: string; bod
   }
 }
 
-/** `POST /v1/audio/transcriptions` and `GET /v1/models`, as OpenAI's SDKs call them. */
+/**
+ * `POST /v1/audio/transcriptions` and `GET /v1/models`, as OpenAI's SDKs call them. Errors and
+ * unknown routes answer in OpenAI's shape; an unknown route is a 404 with or without a key, as
+ * elsewhere in the API, so the routes sit in an authenticated scope of their own.
+ */
 export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = async (app, options) => {
   useOpenAIErrors(app);
+  // `options` still carries this plugin's prefix; the inner scope must not add it a second time.
+  await app.register(authenticatedRoutes, { ...options, prefix: '' });
+};
+
+const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = async (app, options) => {
   requireAuth(app, options.auth);
 
   app.get(
@@ -167,14 +185,20 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
           200: {
             description: 'The transcript in the asked response_format',
             content: {
-              'application/json': { schema: Type.Object({ text: Type.String() }, { additionalProperties: true }) },
+              'application/json': { schema: OpenAITranscriptionJson },
               'text/plain': { schema: Type.String() },
+              'application/x-subrip': { schema: Type.String({ description: 'response_format=srt' }) },
+              'text/vtt': { schema: Type.String({ description: 'response_format=vtt' }) },
             },
           },
           400: OpenAIErrorSchema,
           401: OpenAIErrorSchema,
+          404: OpenAIErrorSchema,
+          409: OpenAIErrorSchema,
           413: OpenAIErrorSchema,
+          429: OpenAIErrorSchema,
           500: OpenAIErrorSchema,
+          502: OpenAIErrorSchema,
           503: OpenAIErrorSchema,
           504: OpenAIErrorSchema,
         },
@@ -185,7 +209,7 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
       // Refused before the upload is read and stored: nothing would transcribe it now.
       options.transcriptions.assertQueueAvailable();
       if (!request.isMultipart()) {
-        return reply.code(400).send(openAIError(400, 'Send multipart/form-data with a file part', 'invalid_request'));
+        throw new AppError('unsupported_media_type', 'Send multipart/form-data with a file part');
       }
       let view: TranscriptionView;
       const form = await readAudioParts(request, options.intake);
@@ -222,13 +246,9 @@ export const openAICompatRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> 
       } finally {
         reply.raw.off('close', abandon);
       }
-      if (view.status === 'failed') {
-        const permanent = !['internal_error', 'provider_unavailable', 'engine_failed', 'worker_lost'].includes(view.error_code ?? '');
-        const status = permanent ? 400 : 500;
-        return reply.code(status).send(openAIError(status, view.error ?? 'The transcription failed', view.error_code));
-      }
+      if (view.status === 'failed') return sendOpenAIError(reply, failedJobError(view.error_code, view.error));
       if (view.status !== 'completed') {
-        return reply.code(504).send(openAIError(504, `The transcription is still ${view.status}; poll GET /api/v1/audio/transcription/${view.id}`, 'timeout'));
+        throw new AppError('gateway_timeout', `The transcription is still ${view.status}; poll GET /api/v1/audio/transcription/${view.id}`);
       }
       const out = render(view, fields);
       if (out.type) void reply.type(out.type);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { syncDir } from './sync-dir.js';
+import { folderFailure } from './unavailable.js';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -50,10 +51,9 @@ export class LocalBlobStore implements BlobStore {
     let tmp: string | undefined;
     let file: WriteStream | undefined;
     try {
-      await this.prepare();
       tmp = path.join(this.tmpDir, `${randomUUID()}.part`);
       // flush: the stream fsyncs before it closes, and pipeline() waits for that close.
-      file = createWriteStream(tmp, { flags: 'wx', flush: true });
+      file = (await this.openTemp(tmp)).createWriteStream({ flush: true });
       let size = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
@@ -77,7 +77,7 @@ export class LocalBlobStore implements BlobStore {
     } catch (err) {
       // Nothing reads the body any more: release whatever feeds it (a client's request, a file).
       if (!body.destroyed) body.destroy();
-      throw err;
+      throw folderFailure(err);
     } finally {
       body.off('error', swallow);
       if (tmp !== undefined) {
@@ -91,8 +91,8 @@ export class LocalBlobStore implements BlobStore {
   /** A rename when the file is on the same filesystem (an upload's temp file): no second copy. */
   async putFile(key: string, source: string): Promise<StoredBlob> {
     const target = this.pathFor(key);
-    await this.prepare();
     try {
+      await this.prepare();
       const handle = await open(source, 'r+');
       try {
         await handle.sync();
@@ -109,6 +109,8 @@ export class LocalBlobStore implements BlobStore {
       }
       await syncDir(path.dirname(target));
       return { key, size };
+    } catch (err) {
+      throw folderFailure(err);
     } finally {
       await rm(source, { force: true }).catch(() => {});
     }
@@ -126,8 +128,8 @@ export class LocalBlobStore implements BlobStore {
     try {
       handle = await open(file, 'r');
     } catch (err) {
-      if (isAbsent(err)) throw new BlobNotFoundError(key);
-      throw err;
+      if (await this.absent(err)) throw new BlobNotFoundError(key);
+      throw folderFailure(err);
     }
     try {
       const info = await handle.stat();
@@ -153,8 +155,8 @@ export class LocalBlobStore implements BlobStore {
       const info = await stat(file);
       return info.isFile() ? { size: info.size } : null;
     } catch (err) {
-      if (isAbsent(err)) return null;
-      throw err;
+      if (await this.absent(err)) return null;
+      throw folderFailure(err);
     }
   }
 
@@ -163,8 +165,8 @@ export class LocalBlobStore implements BlobStore {
     try {
       await unlink(file);
     } catch (err) {
-      if (isAbsent(err) || isDirectoryError(err)) return;
-      throw err;
+      if ((await this.absent(err)) || isDirectoryError(err)) return;
+      throw folderFailure(err);
     }
     // Remove folders the blob leaves empty, never the store's own folder.
     let folder = path.dirname(file);
@@ -198,6 +200,31 @@ export class LocalBlobStore implements BlobStore {
       throw new Error(`unsafe blob key: ${JSON.stringify(key)}`);
     }
     return path.join(this.dir, ...segments);
+  }
+
+  /**
+   * Whether a failed lookup means the blob is absent. ENOTDIR does when a key's folder is a file,
+   * not when the store's own folder is: that store cannot be used at all.
+   */
+  private async absent(err: unknown): Promise<boolean> {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT') return true;
+    if (code !== 'ENOTDIR') return false;
+    const info = await stat(this.dir).catch(() => null);
+    return info?.isDirectory() === true;
+  }
+
+  /** Creates a temp file; a temp folder removed behind the store's back is made again, once. */
+  private async openTemp(file: string): Promise<FileHandle> {
+    await this.prepare();
+    try {
+      return await open(file, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.prepared = undefined;
+      await this.prepare();
+      return open(file, 'wx');
+    }
   }
 
   /** Creates the folders and clears stale temp files, once per store (retried after a failure). */
@@ -244,11 +271,6 @@ function checkRange(range: BlobRange): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new RangeError(`invalid byte range ${start}-${end}`);
   }
-}
-
-function isAbsent(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function isDirectoryError(err: unknown): boolean {

@@ -19,6 +19,7 @@ import {
   type BlobStore,
   type StoredBlob,
 } from './blob-store.js';
+import { isNetworkTrouble, storageUnavailable } from './unavailable.js';
 
 export type S3StorageConfig = Extract<StorageConfig, { backend: 's3' }>;
 
@@ -107,7 +108,7 @@ export class S3BlobStore implements BlobStore {
       // Nothing reads the body any more: release whatever feeds it (a client's request, a file).
       if (!body.destroyed) body.destroy();
       if (failure) throw failure.error;
-      throw err;
+      throw unreachable(err);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       body.off('error', onBodyError);
@@ -139,7 +140,7 @@ export class S3BlobStore implements BlobStore {
       if (errorName(err) === 'InvalidRange' || statusOf(err) === 416) {
         throw new RangeError(`range ${range?.start}-${range?.end} not satisfiable for ${key}`, { cause: err });
       }
-      throw err;
+      throw unreachable(err);
     }
     const stream = response.Body;
     if (!(stream instanceof Readable)) {
@@ -177,7 +178,7 @@ export class S3BlobStore implements BlobStore {
       return { size: head.ContentLength ?? 0 };
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw err;
+      throw unreachable(err);
     }
   }
 
@@ -187,7 +188,7 @@ export class S3BlobStore implements BlobStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       // S3 answers 204 for absent keys; some compatible servers say 404.
-      if (!isNotFound(err)) throw err;
+      if (!isNotFound(err)) throw unreachable(err);
     }
   }
 
@@ -215,6 +216,15 @@ function errorName(err: unknown): string | undefined {
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/**
+ * An endpoint that refuses connections, times out or answers 5xx (SlowDown included) is the store
+ * being unavailable (503); a refusal (403, no such bucket) stays a fault of the configuration.
+ */
+function unreachable(err: unknown): unknown {
+  const status = statusOf(err);
+  return (status !== undefined && status >= 500) || (status === undefined && isNetworkTrouble(err)) ? storageUnavailable(err) : err;
 }
 
 /** The object (not the bucket) is absent: GetObject says NoSuchKey, HeadObject a bare 404. */

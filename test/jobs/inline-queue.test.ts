@@ -50,7 +50,7 @@ class TestHandler implements JobHandler<Payload> {
   constructor(private readonly behaviour: Behaviour) {}
 
   parse(payload: Record<string, unknown>, version: number): Payload {
-    if (version !== 1 || typeof payload.n !== 'number') throw new PermanentJobError('bad payload', 'bad_payload');
+    if (version !== 1 || typeof payload.n !== 'number') throw new PermanentJobError('bad payload', 'invalid_payload');
     return { n: payload.n };
   }
 
@@ -419,7 +419,7 @@ for (const kind of DB_KINDS) {
 
     test('a PermanentJobError fails the job at once', TEST_TIMEOUT, async () => {
       const handler = new TestHandler(async () => {
-        throw new PermanentJobError('The input makes no sense', 'bad_input');
+        throw new PermanentJobError('The input makes no sense', 'validation_failed');
       });
       const queue = makeQueue(handler);
       const events = settledEvents(queue);
@@ -428,14 +428,14 @@ for (const kind of DB_KINDS) {
 
       const failed = await waitForStatus(id, 'failed');
       assert.equal(failed.error, 'The input makes no sense');
-      assert.equal(failed.error_code, 'bad_input');
+      assert.equal(failed.error_code, 'validation_failed');
       assert.equal(failed.attempts, 1);
       assert.equal(failed.locked_by, null);
       assert.ok(failed.finished_at);
       await waitFor('the settled event', () => events.length > 0);
       assert.deepEqual(events, [{ jobId: id, status: 'failed' }]);
       assert.deepEqual(handler.settlementsOf(id), [
-        { status: 'failed', error: 'The input makes no sense', code: 'bad_input' },
+        { status: 'failed', error: 'The input makes no sense', code: 'validation_failed' },
       ]);
       assert.equal(handler.runsOf(id), 1);
       assert.equal(await effectsOf(id), 0);

@@ -1,30 +1,9 @@
 /** SDK failures (openai, @anthropic-ai/sdk) as ProviderErrors, and the stream watchdog both providers use. */
 
-import { ProviderError, type LlmProviderName, type ProviderErrorKind } from './provider.js';
+import { AppError, retryAfterHeader } from '../../http/errors.js';
+import { ProviderError, type LlmProviderName } from './provider.js';
 
 const LABELS: Record<LlmProviderName, string> = { openai: 'OpenAI', anthropic: 'Anthropic' };
-
-/** A ProviderError that also carries how long the provider asked us to wait (Retry-After). */
-export class ProviderCallError extends ProviderError {
-  constructor(
-    message: string,
-    kind: ProviderErrorKind,
-    provider: LlmProviderName,
-    status: number | null,
-    options?: { cause?: unknown; retryAfterMs?: number },
-  ) {
-    super(message, kind, provider, status, options);
-    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
-  }
-
-  /** From `retry-after-ms` or `Retry-After` (seconds or an HTTP date); absent when the provider sent none. */
-  readonly retryAfterMs?: number;
-}
-
-/** The wait a ProviderError asks for, if it carries one. */
-export function retryAfterOf(error: unknown): number | undefined {
-  return error instanceof ProviderCallError ? error.retryAfterMs : undefined;
-}
 
 /** The error to throw for an aborted signal: its reason as-is, or an AbortError when it has none. */
 export function abortReason(signal: AbortSignal): unknown {
@@ -116,6 +95,13 @@ function providerMessage(error: SdkApiError): string {
   return status === undefined ? error.message : error.message.replace(new RegExp(`^${status}\\s*`), '');
 }
 
+/** The error's own type name in the body: OpenAI's `{type}` or Anthropic's `{error: {type}}`. */
+function errorType(error: SdkApiError): string | undefined {
+  const body = error.error as { type?: unknown; error?: { type?: unknown } } | undefined | null;
+  const type = body?.error?.type ?? body?.type;
+  return typeof type === 'string' ? type : undefined;
+}
+
 /**
  * Maps any failure of a provider call. An aborted call rethrows the abort reason itself (not a
  * ProviderError), so callers see the same error they aborted with.
@@ -127,38 +113,36 @@ export function toProviderError(provider: LlmProviderName, error: unknown, signa
   const label = LABELS[provider];
 
   if (isTimeout(error)) {
-    return new ProviderCallError(`${label} did not answer in time`, 'timeout', provider, null, { cause: error });
+    return new ProviderError(`${label} did not answer in time`, 'llm_timeout', provider, null, { cause: error });
   }
   if (isConnection(error)) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return new ProviderCallError(`Could not reach ${label}${cause}`, 'transient', provider, null, { cause: error });
+    return new ProviderError(`Could not reach ${label}${cause}`, 'llm_unavailable', provider, null, { cause: error });
   }
   if (isApiError(error)) {
     const status = error.status;
     const message = providerMessage(error);
     const retryAfterMs = parseRetryAfter(error.headers);
-    // No status: an `event: error` inside a stream (overloaded, api_error) — the provider's trouble.
-    if (status === undefined || status === 408 || status === 409 || status === 429 || status >= 500) {
-      return new ProviderCallError(
-        `${label} is unavailable (${status ?? 'stream error'}): ${message}`,
-        'transient',
-        provider,
-        status ?? null,
-        { cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
-      );
+    const options = { cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    if (status === 429) return new ProviderError(`${label} is rate limiting us (429): ${message}`, 'llm_rate_limited', provider, status, options);
+    // 529 is Anthropic's "overloaded"; inside a stream the same arrives as an error event without a status.
+    if (status === 503 || status === 529 || (status === undefined && errorType(error) === 'overloaded_error')) {
+      return new ProviderError(`${label} is overloaded (${status ?? 'stream error'}): ${message}`, 'llm_overloaded', provider, status ?? null, options);
     }
-    return new ProviderCallError(`${label} rejected the request (${status}): ${message}`, 'permanent', provider, status, {
-      cause: error,
-    });
+    // No status: an `event: error` inside a stream (api_error) — the provider's trouble.
+    if (status === undefined || status === 408 || status === 409 || status >= 500) {
+      return new ProviderError(`${label} is unavailable (${status ?? 'stream error'}): ${message}`, 'llm_unavailable', provider, status ?? null, options);
+    }
+    return new ProviderError(`${label} rejected the request (${status}): ${message}`, 'llm_rejected', provider, status, { cause: error });
   }
   if (isSdkError(error)) {
     // The SDK refused before sending anything (missing credentials, bad options): retrying won't help.
     const message = error instanceof Error ? error.message : String(error);
-    return new ProviderCallError(`${label} client error: ${message}`, 'permanent', provider, null, { cause: error });
+    return new ProviderError(`${label} client error: ${message}`, 'llm_rejected', provider, null, { cause: error });
   }
   // Anything else is the connection dropping mid-body (undici's "terminated") or garbled SSE.
   const message = error instanceof Error ? error.message : String(error);
-  return new ProviderCallError(`${label} failed: ${message}`, 'transient', provider, null, { cause: error });
+  return new ProviderError(`${label} failed: ${message}`, 'llm_unavailable', provider, null, { cause: error });
 }
 
 /**
@@ -209,9 +193,9 @@ export class IdleWatchdog {
   /** Maps a failure (or the silent end the SDKs give an aborted stream) for this request. */
   error(provider: LlmProviderName, error: unknown): unknown {
     if (this.fired && !this.outer.aborted) {
-      return new ProviderCallError(
+      return new ProviderError(
         `${LABELS[provider]} stopped sending for ${this.idleMs} ms`,
-        'timeout',
+        'llm_timeout',
         provider,
         null,
         error === undefined ? undefined : { cause: error },
@@ -225,4 +209,19 @@ export class IdleWatchdog {
     if (this.outer.aborted) throw abortReason(this.outer);
     if (this.fired) throw this.error(provider, undefined);
   }
+}
+
+/**
+ * A provider failure as the error the client sees: the failure's own code (a provider's 429 stays a
+ * 429, its 503 a 503), with the wait the provider asked for as Retry-After.
+ */
+export function providerAppError(error: ProviderError): AppError {
+  const hint = error.retryable ? '; try again shortly' : '';
+  return new AppError(
+    error.code,
+    `The ${error.provider} model failed: ${error.message}${hint}`,
+    undefined,
+    retryAfterHeader(error.code, error.retryAfterMs),
+    { cause: error },
+  );
 }

@@ -5,7 +5,7 @@ import type { ChatProvider, CompletionRequest, CompletionResult, LlmProviderName
 import { withRetries, type RetryInfo } from './retry.js';
 
 export { ProviderError, type ChatProvider, type LlmProviderName } from './provider.js';
-export { ProviderCallError, toProviderError } from './errors.js';
+export { toProviderError } from './errors.js';
 export { withRetries } from './retry.js';
 
 export type ChatProviderLookup = (name: LlmProviderName) => ChatProvider | null;

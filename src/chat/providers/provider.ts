@@ -1,6 +1,7 @@
 /** One interface for every LLM: OpenAI (and any OpenAI-compatible server) and Anthropic. */
 
 import type { LlmProviderName } from '../../config.js';
+import { isPermanent, type ErrorCode } from '../../http/errors.js';
 
 export type { LlmProviderName };
 
@@ -43,20 +44,28 @@ export interface ChatProvider {
 }
 
 /**
- * transient: rate limited, 5xx, connection trouble (retry with backoff); timeout: no answer in
- * time; permanent: the request itself is wrong (bad model, bad key, too long).
+ * A failed provider call. `code` is from the list in src/http/errors.ts: llm_rate_limited (429),
+ * llm_overloaded (503), llm_unavailable (5xx, connection trouble), llm_timeout (no answer in time)
+ * are worth retrying; llm_rejected (the request itself is wrong: bad model, bad key, too long) is not.
  */
-export type ProviderErrorKind = 'transient' | 'timeout' | 'permanent';
-
 export class ProviderError extends Error {
+  /** How long the provider asked us to wait (retry-after-ms / Retry-After); absent when it named none. */
+  readonly retryAfterMs?: number;
+
   constructor(
     message: string,
-    readonly kind: ProviderErrorKind,
+    readonly code: ErrorCode,
     readonly provider: LlmProviderName,
     readonly status: number | null,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
     this.name = 'ProviderError';
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** Whether trying again may work. */
+  get retryable(): boolean {
+    return !isPermanent(this.code);
   }
 }

@@ -1,6 +1,6 @@
 /** Retries of transient provider failures, with exponential backoff and the provider's Retry-After. */
 
-import { abortReason, retryAfterOf } from './errors.js';
+import { abortReason } from './errors.js';
 import {
   ProviderError,
   type ChatProvider,
@@ -31,7 +31,7 @@ export interface RetryOptions {
 const DEFAULT_MAX_DELAY_MS = 30_000;
 
 function retryable(error: unknown): error is ProviderError {
-  return error instanceof ProviderError && (error.kind === 'transient' || error.kind === 'timeout');
+  return error instanceof ProviderError && error.retryable;
 }
 
 /** Waits `ms`, or rejects with the abort reason as soon as `signal` aborts. */
@@ -68,7 +68,7 @@ export function withRetries(provider: ChatProvider, options: RetryOptions): Chat
   /** The wait before retry `attempt` (1-based), or null when the error must go to the caller. */
   function delayFor(error: unknown, attempt: number, signal: AbortSignal): number | null {
     if (signal.aborted || attempt > maxRetries || !retryable(error)) return null;
-    const retryAfter = retryAfterOf(error);
+    const retryAfter = error.retryAfterMs;
     if (retryAfter !== undefined) return retryAfter <= maxDelayMs ? retryAfter : null;
     const backoff = baseMs * 2 ** (attempt - 1);
     return Math.min(maxDelayMs, Math.round(backoff * (0.5 + random() * 0.5)));

@@ -1,5 +1,6 @@
 import type { EngineName } from '../../config.js';
 import type { WordTiming } from '../../db/schema.js';
+import { isPermanent, type ErrorCode } from '../../http/errors.js';
 
 export type { EngineName };
 
@@ -28,6 +29,14 @@ export interface EngineSegment {
   end: number;
   text: string;
   words?: WordTiming[];
+  /**
+   * Whisper's decoding figures for the segment, as OpenAI's verbose_json reports them. Absent when
+   * the engine does not report them: they are shown as null, never made up.
+   */
+  avgLogprob?: number;
+  compressionRatio?: number;
+  noSpeechProb?: number;
+  temperature?: number;
 }
 
 export interface EngineResult {
@@ -52,13 +61,20 @@ export type EngineErrorKind = 'permanent' | 'transient';
 export class EngineError extends Error {
   constructor(
     message: string,
-    readonly kind: EngineErrorKind,
-    /** Stable code for clients, e.g. language_not_supported, model_unavailable, engine_failed. */
-    readonly code: string,
+    /**
+     * A code from the list in src/http/errors.ts, e.g. language_not_supported, model_unavailable,
+     * engine_failed; whether retrying can help is the code's `permanent` there.
+     */
+    readonly code: ErrorCode,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'EngineError';
+  }
+
+  /** permanent: the input or request cannot work; transient: retrying may. */
+  get kind(): EngineErrorKind {
+    return isPermanent(this.code) ? 'permanent' : 'transient';
   }
 }
 

@@ -54,7 +54,7 @@ export function planChunks(pcm: { samples: Int16Array; sampleRate: number; chann
   const frames = Math.floor(samples.length / channels);
   const maxFrames = Math.floor((maxBytes - WAV_HEADER_BYTES) / (2 * channels));
   if (maxFrames < 1) {
-    throw new EngineError(`STT_MAX_UPLOAD_BYTES (${maxBytes}) is too small for any audio`, 'permanent', 'engine_not_configured');
+    throw new EngineError(`STT_MAX_UPLOAD_BYTES (${maxBytes}) is too small for any audio`, 'engine_not_configured');
   }
   if (frames <= maxFrames) return [{ startFrame: 0, endFrame: frames }];
 
@@ -133,6 +133,21 @@ function finiteNumber(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** The decoding figures a verbose_json segment reports; those it leaves out (or garbles) stay unknown. */
+function segmentScores(raw: unknown): Pick<EngineSegment, 'avgLogprob' | 'compressionRatio' | 'noSpeechProb' | 'temperature'> {
+  const s = raw as { avg_logprob?: unknown; compression_ratio?: unknown; no_speech_prob?: unknown; temperature?: unknown };
+  const scores: ReturnType<typeof segmentScores> = {};
+  const avgLogprob = finiteNumber(s.avg_logprob);
+  const compressionRatio = finiteNumber(s.compression_ratio);
+  const noSpeechProb = finiteNumber(s.no_speech_prob);
+  const temperature = finiteNumber(s.temperature);
+  if (avgLogprob !== null) scores.avgLogprob = avgLogprob;
+  if (compressionRatio !== null) scores.compressionRatio = compressionRatio;
+  if (noSpeechProb !== null) scores.noSpeechProb = noSpeechProb;
+  if (temperature !== null) scores.temperature = temperature;
+  return scores;
+}
+
 /** Last `PROMPT_CARRY_CHARS` of `text`, starting at a word boundary. */
 function promptTail(text: string): string {
   const trimmed = text.trim();
@@ -178,7 +193,7 @@ export function mapVerbose(
       const segmentText = typeof s.text === 'string' ? s.text.trim() : '';
       if (start === null || end === null || segmentText === '') continue;
       const from = clamp(start);
-      segments.push({ start: from, end: Math.max(from, clamp(end)), text: segmentText });
+      segments.push({ start: from, end: Math.max(from, clamp(end)), text: segmentText, ...segmentScores(raw) });
     }
     segments.sort((a, b) => a.start - b.start);
   }
@@ -232,7 +247,6 @@ export class OpenAIEngine implements TranscriptionEngine {
     if (!apiKey && !baseUrl) {
       throw new EngineError(
         'The OpenAI engine is not configured: set STT_API_KEY (or OPENAI_API_KEY) for OpenAI, or STT_BASE_URL for an OpenAI-compatible server',
-        'permanent',
         'engine_not_configured',
       );
     }
@@ -331,21 +345,24 @@ export class OpenAIEngine implements TranscriptionEngine {
   }
 }
 
-/** SDK failures as EngineErrors: busy or unreachable providers are worth retrying, refusals are not. */
+/**
+ * SDK failures as EngineErrors: busy or unreachable providers are worth retrying, refusals are not.
+ * A 429 or 503 keeps its meaning (rate limited, overloaded); other upstream failures are a bad gateway.
+ */
 function providerError(error: unknown, signal: AbortSignal, timeoutMs: number): Error {
   if (signal.aborted) return abortError(signal);
   if (error instanceof EngineError) return error;
   if (error instanceof APIUserAbortError) {
-    return new EngineError('The transcription request was aborted', 'transient', 'provider_unavailable', { cause: error });
+    return new EngineError('The transcription request was aborted', 'provider_unavailable', { cause: error });
   }
   if (error instanceof APIConnectionTimeoutError) {
-    return new EngineError(`The transcription provider did not answer within ${timeoutMs} ms`, 'transient', 'provider_unavailable', {
+    return new EngineError(`The transcription provider did not answer within ${timeoutMs} ms`, 'provider_timeout', {
       cause: error,
     });
   }
   if (error instanceof APIConnectionError) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return new EngineError(`Could not reach the transcription provider${cause}`, 'transient', 'provider_unavailable', {
+    return new EngineError(`Could not reach the transcription provider${cause}`, 'provider_unavailable', {
       cause: error,
     });
   }
@@ -355,18 +372,21 @@ function providerError(error: unknown, signal: AbortSignal, timeoutMs: number): 
     const body = apiError.error;
     const detail =
       typeof body?.message === 'string' ? body.message : error.message.replace(new RegExp(`^${status ?? ''}\\s*`), '');
-    if (status === undefined || status === 408 || status === 429 || status >= 500) {
-      return new EngineError(
-        `The transcription provider is unavailable (${status ?? 'no status'}): ${detail}`,
-        'transient',
-        'provider_unavailable',
-        { cause: error },
-      );
+    if (status === 429) {
+      return new EngineError(`The transcription provider is rate limiting us (429): ${detail}`, 'provider_rate_limited', { cause: error });
     }
-    return new EngineError(`The transcription provider rejected the request (${status}): ${detail}`, 'permanent', 'provider_rejected', {
+    if (status === 503) {
+      return new EngineError(`The transcription provider is overloaded (503): ${detail}`, 'provider_overloaded', { cause: error });
+    }
+    if (status === undefined || status === 408 || status >= 500) {
+      return new EngineError(`The transcription provider is unavailable (${status ?? 'no status'}): ${detail}`, 'provider_unavailable', {
+        cause: error,
+      });
+    }
+    return new EngineError(`The transcription provider rejected the request (${status}): ${detail}`, 'provider_rejected', {
       cause: error,
     });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new EngineError(`Transcription failed: ${message}`, 'transient', 'engine_failed', { cause: error });
+  return new EngineError(`Transcription failed: ${message}`, 'engine_failed', { cause: error });
 }

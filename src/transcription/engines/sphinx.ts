@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SttConfig } from '../../config.js';
 import type { WordTiming } from '../../db/schema.js';
+import { spawnTied } from '../../process/spawn.js';
 import {
   abortError,
   EngineError,
@@ -115,7 +115,6 @@ export class SphinxEngine implements TranscriptionEngine {
     if (!sphinxLanguageSupported(options.language)) {
       throw new EngineError(
         `PocketSphinx only has an English model; language "${options.language}" is not supported`,
-        'permanent',
         'language_not_supported',
       );
     }
@@ -133,7 +132,8 @@ export class SphinxEngine implements TranscriptionEngine {
     const { signal } = options;
     const binary = this.config.binary;
     return new Promise<EngineSegment[]>((resolve, reject) => {
-      const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Tied to this process: a server killed mid-transcription takes its decoder with it.
+      const child = spawnTied(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const parser = new SphinxOutputParser();
       const segments: EngineSegment[] = [];
       let stderr = '';
@@ -171,10 +171,10 @@ export class SphinxEngine implements TranscriptionEngine {
         }
       };
 
-      const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+      const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
       lines.on('line', (line) => emit(parser.line(line)));
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
         stderr = (stderr + chunk).slice(-STDERR_TAIL);
       });
 
@@ -197,7 +197,6 @@ export class SphinxEngine implements TranscriptionEngine {
           return reject(
             new EngineError(
               `${binary} ${how}${tail ? `: ${tail}` : ' (its log goes to /dev/null; run it by hand to see why)'}`,
-              'transient',
               'engine_failed',
             ),
           );
@@ -215,12 +214,11 @@ function spawnFailure(binary: string, error: NodeJS.ErrnoException): EngineError
   if (error.code === 'ENOENT' || error.code === 'EACCES') {
     return new EngineError(
       `PocketSphinx is not available: "${binary}" could not be run (${error.code}). Install it with \`${INSTALL_HINT}\` or set POCKETSPHINX_BIN.`,
-      'permanent',
       'engine_unavailable',
       { cause: error },
     );
   }
-  return new EngineError(`${binary} could not be started: ${error.message}`, 'transient', 'engine_failed', {
+  return new EngineError(`${binary} could not be started: ${error.message}`, 'engine_failed', {
     cause: error,
   });
 }

@@ -20,7 +20,6 @@ export async function readModelHeader(modelPath: string): Promise<ModelHeader> {
     new EngineError(
       `The whisper model ${modelPath} cannot be used: ${why}. The file may be corrupt or truncated, or not a ` +
         'whisper.cpp ggml model; delete it to download a named model again, or point WHISPER_MODEL at a good file.',
-      'permanent',
       'model_unavailable',
     );
   let handle: FileHandle | undefined;
@@ -54,7 +53,6 @@ export async function readModelHeader(modelPath: string): Promise<ModelHeader> {
       code === 'ENOENT'
         ? `The whisper model file ${modelPath} does not exist.`
         : `The whisper model file ${modelPath} cannot be read: ${(error as Error).message}`,
-      'permanent',
       'model_unavailable',
       { cause: error },
     );

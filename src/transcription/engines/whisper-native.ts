@@ -134,7 +134,6 @@ export function loadWhisperNative(
       (variant === 'default' ? '' : ` (or \`npm install ${platformPackageName('default')}\` for the CPU build)`) +
       `; it is an optional dependency, so \`npm install --omit=optional\` or an unsupported platform leaves it ` +
       `out. Tried: ${failures.join('; ')}`,
-    'permanent',
     'engine_unavailable',
   );
 }

@@ -21,7 +21,6 @@ export async function openWav(wavPath: string): Promise<WavReader> {
   } catch (error) {
     throw new EngineError(
       `Cannot read the decoded audio ${path.basename(wavPath)}: ${(error as Error).message}`,
-      'transient',
       'engine_failed',
       { cause: error },
     );

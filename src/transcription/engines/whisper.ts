@@ -148,14 +148,13 @@ export class WhisperEngine implements TranscriptionEngine {
     try {
       resolved = resolveModel(spec);
     } catch (error) {
-      if (error instanceof UnknownModelError) throw new EngineError(error.message, 'permanent', 'model_unavailable');
+      if (error instanceof UnknownModelError) throw new EngineError(error.message, 'model_unavailable');
       throw error;
     }
     // A request may name a registered model; only the configuration may point at a file.
     if (resolved.kind === 'path' && options.model !== undefined && options.model !== this.config.model) {
       throw new EngineError(
         `A transcription request cannot name a model file (${options.model}); use a model name such as base`,
-        'permanent',
         'model_unavailable',
       );
     }
@@ -207,7 +206,7 @@ export class WhisperEngine implements TranscriptionEngine {
     } catch (error) {
       if (signal.aborted) throw abortError(signal);
       if (error instanceof ModelUnavailableError || error instanceof UnknownModelError) {
-        throw new EngineError(error.message, 'permanent', 'model_unavailable', { cause: error });
+        throw new EngineError(error.message, 'model_unavailable', { cause: error });
       }
       throw error;
     }
@@ -255,7 +254,6 @@ export class WhisperEngine implements TranscriptionEngine {
         `Could not load the whisper model ${modelPath}: whisper.cpp refused it (${reason}). The file may be ` +
           'corrupt or truncated, or not a whisper.cpp ggml model; delete it to download a named model again, ' +
           'or point WHISPER_MODEL at a good file.',
-        'permanent',
         'model_unavailable',
         { cause: error },
       );
@@ -283,7 +281,7 @@ export class WhisperEngine implements TranscriptionEngine {
         ? `the whisper model ${modelName} does not know the language "${requested}"`
         : `the whisper model ${modelName} is English-only; choose a multilingual model (one without .en) ` +
           `to transcribe "${requested}"`;
-      throw new EngineError(why, 'permanent', 'language_not_supported');
+      throw new EngineError(why, 'language_not_supported');
     }
     return code;
   }
@@ -394,7 +392,11 @@ function promptFor(userPrompt: string | undefined, segments: EngineSegment[]): s
   return parts.length > 0 ? parts.join(' ') : undefined;
 }
 
-/** Native segments (milliseconds within the call) → seconds in the file, clamped to the window. */
+/**
+ * Native segments (milliseconds within the call) → seconds in the file, clamped to the window. The
+ * addon reports only text and times (no tokens, log-probabilities or no-speech probability), so the
+ * segments carry no scores and verbose_json shows them as null.
+ */
 function toSegments(result: NativeTranscribeResult, offsetSec: number, endSec: number): EngineSegment[] {
   const segments: EngineSegment[] = [];
   for (const raw of result.segments) {
@@ -472,7 +474,7 @@ async function drained(context: NativeWhisperContext): Promise<void> {
 function engineFailed(error: unknown): EngineError {
   const reason = error instanceof Error ? error.message : String(error);
   const badInput = /failed to load audio|expected arraybuffer|buffer size must be even/i.test(reason);
-  return new EngineError(`whisper.cpp failed: ${reason}`, badInput ? 'permanent' : 'transient', 'engine_failed', {
+  return new EngineError(`whisper.cpp failed: ${reason}`, badInput ? 'audio_undecodable' : 'engine_failed', {
     cause: error,
   });
 }

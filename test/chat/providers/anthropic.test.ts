@@ -203,7 +203,7 @@ test('stream: named SSE events, deltas in order, usage from message_start and me
   );
 });
 
-test('an `event: error` inside the stream is a transient ProviderError', async () => {
+test('an overloaded `event: error` inside the stream is a retryable llm_overloaded', async () => {
   await withServer(
     (_req, res) => {
       startSse(res);
@@ -213,7 +213,8 @@ test('an `event: error` inside the stream is a transient ProviderError', async (
     async (server) => {
       await assert.rejects(
         collect(provider(server.origin).stream(request())),
-        (error: unknown) => error instanceof ProviderError && error.kind === 'transient' && error.message.includes('Overloaded'),
+        (error: unknown) =>
+          error instanceof ProviderError && error.code === 'llm_overloaded' && error.retryable && error.message.includes('Overloaded'),
       );
     },
   );
@@ -238,6 +239,7 @@ test('429 then success: retried once, honouring Retry-After', async () => {
       assert.equal(retries.length, 1);
       assert.equal(retries[0]!.delayMs, 1000);
       assert.equal(retries[0]!.error.status, 429);
+      assert.equal(retries[0]!.error.code, 'llm_rate_limited');
       assert.ok(elapsed >= 950, `waited ${elapsed} ms for Retry-After: 1`);
     },
   );
@@ -252,7 +254,7 @@ test('500s until giving up: maxRetries 2 makes 3 requests, then a transient Prov
         wrapped.complete(request()),
         (error: unknown) =>
           error instanceof ProviderError &&
-          error.kind === 'transient' &&
+          error.code === 'llm_unavailable' &&
           error.status === 500 &&
           error.provider === 'anthropic' &&
           error.message.includes('Internal server error'),
@@ -288,12 +290,12 @@ for (const [status, type] of [
           wrapped.complete(request()),
           (error: unknown) =>
             error instanceof ProviderError &&
-            error.kind === 'permanent' &&
+            error.code === 'llm_rejected' &&
             error.status === status &&
             error.message.includes(`Nope: ${type}`) &&
             !error.message.includes('{"type"'),
         );
-        await assert.rejects(collect(wrapped.stream(request())), (error: unknown) => error instanceof ProviderError && error.kind === 'permanent');
+        await assert.rejects(collect(wrapped.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_rejected');
         assert.equal(server.requests.length, 2, 'one request each for complete and stream');
       },
     );
@@ -308,8 +310,8 @@ test('a provider that never answers times out (timeoutMs 300)', async () => {
     async (server) => {
       const slow = provider(server.origin, { timeoutMs: 300 });
       const started = Date.now();
-      await assert.rejects(slow.complete(request()), (error: unknown) => error instanceof ProviderError && error.kind === 'timeout');
-      await assert.rejects(collect(slow.stream(request())), (error: unknown) => error instanceof ProviderError && error.kind === 'timeout');
+      await assert.rejects(slow.complete(request()), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
+      await assert.rejects(collect(slow.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
       assert.ok(Date.now() - started < 3000);
     },
   );
@@ -327,7 +329,7 @@ test('a stream that stalls after its first delta times out instead of hanging', 
         (async () => {
           for await (const event of provider(server.origin, { timeoutMs: 300 }).stream(request())) seen.push(event);
         })(),
-        (error: unknown) => error instanceof ProviderError && error.kind === 'timeout',
+        (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout',
       );
       assert.deepEqual(seen, [{ type: 'delta', text: 'Once' }]);
       await within(server.requests[0]!.closedEarly, 1000, 'the server seeing the connection close');

@@ -180,7 +180,7 @@ test('429 then success: retried once, honouring Retry-After', async () => {
       assert.equal(result.content, 'second time lucky');
       assert.equal(retries.length, 1);
       assert.equal(retries[0]!.delayMs, 1000);
-      assert.equal(retries[0]!.error.kind, 'transient');
+      assert.equal(retries[0]!.error.code, 'llm_rate_limited');
       assert.equal(retries[0]!.error.status, 429);
       assert.ok(elapsed >= 950, `waited ${elapsed} ms for Retry-After: 1`);
     },
@@ -196,7 +196,7 @@ test('500s until giving up: maxRetries 2 makes 3 requests, then a transient Prov
         wrapped.complete(request()),
         (error: unknown) =>
           error instanceof ProviderError &&
-          error.kind === 'transient' &&
+          error.code === 'llm_unavailable' &&
           error.status === 500 &&
           error.provider === 'openai' &&
           error.message.includes('The server had an error'),
@@ -232,11 +232,11 @@ for (const [status, type] of [
           wrapped.complete(request()),
           (error: unknown) =>
             error instanceof ProviderError &&
-            error.kind === 'permanent' &&
+            error.code === 'llm_rejected' &&
             error.status === status &&
             error.message.includes(`Nope: ${type}`),
         );
-        await assert.rejects(collect(wrapped.stream(request())), (error: unknown) => error instanceof ProviderError && error.kind === 'permanent');
+        await assert.rejects(collect(wrapped.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_rejected');
         assert.equal(server.requests.length, 2, 'one request each for complete and stream');
       },
     );
@@ -251,8 +251,8 @@ test('a provider that never answers times out (timeoutMs 300)', async () => {
     async (server) => {
       const slow = provider(server.origin, { timeoutMs: 300 });
       const started = Date.now();
-      await assert.rejects(slow.complete(request()), (error: unknown) => error instanceof ProviderError && error.kind === 'timeout');
-      await assert.rejects(collect(slow.stream(request())), (error: unknown) => error instanceof ProviderError && error.kind === 'timeout');
+      await assert.rejects(slow.complete(request()), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
+      await assert.rejects(collect(slow.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
       assert.ok(Date.now() - started < 3000);
     },
   );
@@ -271,7 +271,7 @@ test('a stream that stalls after its first delta times out instead of hanging', 
         (async () => {
           for await (const event of provider(server.origin, { timeoutMs: 300 }).stream(request())) seen.push(event);
         })(),
-        (error: unknown) => error instanceof ProviderError && error.kind === 'timeout',
+        (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout',
       );
       assert.deepEqual(seen, [{ type: 'delta', text: 'Once' }]);
       await within(server.requests[0]!.closedEarly, 1000, 'the server seeing the connection close');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as AnthropicSdk from '@anthropic-ai/sdk';
 import * as OpenAISdk from 'openai';
 import type { LlmConfig } from '../../../src/config.js';
-import { ProviderCallError, parseRetryAfter, toProviderError } from '../../../src/chat/providers/errors.js';
+import { parseRetryAfter, toProviderError } from '../../../src/chat/providers/errors.js';
 import { createChatProviders } from '../../../src/chat/providers/index.js';
 // toProviderError knows an SDK's errors once its provider module has loaded (as it has whenever
 // that SDK is in use); these tests map both SDKs' errors without calling either provider first.
@@ -20,8 +20,8 @@ import { withRetries, type RetryInfo } from '../../../src/chat/providers/retry.j
 import { collect, fakeServer, json, signal } from '../../helpers/fake-llm.js';
 
 const transient = (retryAfterMs?: number) =>
-  new ProviderCallError('busy', 'transient', 'openai', 503, retryAfterMs === undefined ? undefined : { retryAfterMs });
-const permanent = () => new ProviderError('bad', 'permanent', 'openai', 400);
+  new ProviderError('busy', 'llm_overloaded', 'openai', 503, retryAfterMs === undefined ? undefined : { retryAfterMs });
+const permanent = () => new ProviderError('bad', 'llm_rejected', 'openai', 400);
 const OK: CompletionResult = { content: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'm' };
 
 function request(overrides: Partial<CompletionRequest> = {}): CompletionRequest {
@@ -73,13 +73,13 @@ test('backoff doubles from baseMs, jittered by random()', async () => {
 });
 
 test('timeouts are retried; permanent errors and maxRetries 0 are not', async () => {
-  const timedOut = new ProviderError('slow', 'timeout', 'anthropic', null);
+  const timedOut = new ProviderError('slow', 'llm_timeout', 'anthropic', null);
   const afterTimeout = scripted([timedOut, 'ok']);
   assert.deepEqual(await withRetries(afterTimeout, { maxRetries: 1, baseMs: 1 }).complete(request()), OK);
   assert.equal(afterTimeout.calls(), 2);
 
   const refused = scripted([permanent(), 'ok']);
-  await assert.rejects(withRetries(refused, { maxRetries: 3, baseMs: 1 }).complete(request()), (e: unknown) => e instanceof ProviderError && e.kind === 'permanent');
+  await assert.rejects(withRetries(refused, { maxRetries: 3, baseMs: 1 }).complete(request()), (e: unknown) => e instanceof ProviderError && e.code === 'llm_rejected');
   assert.equal(refused.calls(), 1);
 
   const noRetries = scripted([transient(), 'ok']);
@@ -92,7 +92,7 @@ test('a Retry-After longer than maxDelayMs goes to the caller instead of being w
   const started = Date.now();
   await assert.rejects(
     withRetries(provider, { maxRetries: 2, baseMs: 1 }).complete(request()),
-    (e: unknown) => e instanceof ProviderCallError && e.retryAfterMs === 120_000,
+    (e: unknown) => e instanceof ProviderError && e.retryAfterMs === 120_000,
   );
   assert.equal(provider.calls(), 1);
   assert.ok(Date.now() - started < 500);
@@ -138,7 +138,7 @@ test('a stream is retried while it has yielded nothing, never after a delta', as
         if (event.type === 'delta') seen.push(event.text);
       }
     })(),
-    (e: unknown) => e instanceof ProviderError && e.kind === 'transient',
+    (e: unknown) => e instanceof ProviderError && e.code === 'llm_overloaded',
   );
   assert.equal(after.calls(), 1);
   assert.deepEqual(seen, ['a']);
@@ -147,28 +147,31 @@ test('a stream is retried while it has yielded nothing, never after a delta', as
 test('toProviderError maps both SDKs the same way', () => {
   const live = signal();
   const headers = new Headers({ 'retry-after': '3' });
-  const cases: Array<[unknown, ProviderError['kind'], number | null]> = [
-    [new OpenAISdk.APIConnectionTimeoutError(), 'timeout', null],
-    [new AnthropicSdk.APIConnectionTimeoutError(), 'timeout', null],
-    [new OpenAISdk.APIConnectionError({ message: 'ECONNREFUSED' }), 'transient', null],
-    [new AnthropicSdk.APIConnectionError({ message: 'ECONNREFUSED' }), 'transient', null],
-    [OpenAISdk.APIError.generate(408, { error: { message: 'slow' } }, undefined, headers), 'transient', 408],
-    [OpenAISdk.APIError.generate(409, { error: { message: 'lock' } }, undefined, headers), 'transient', 409],
-    [AnthropicSdk.APIError.generate(429, { type: 'error', error: { message: 'slow down' } }, undefined, headers), 'transient', 429],
-    [AnthropicSdk.APIError.generate(502, { type: 'error', error: { message: 'bad gateway' } }, undefined, headers), 'transient', 502],
-    [OpenAISdk.APIError.generate(404, { error: { message: 'no such model' } }, undefined, headers), 'permanent', 404],
-    [AnthropicSdk.APIError.generate(413, { type: 'error', error: { message: 'too long' } }, undefined, headers), 'permanent', 413],
-    [new TypeError('terminated'), 'transient', null],
+  const cases: Array<[unknown, ProviderError['code'], number | null]> = [
+    [new OpenAISdk.APIConnectionTimeoutError(), 'llm_timeout', null],
+    [new AnthropicSdk.APIConnectionTimeoutError(), 'llm_timeout', null],
+    [new OpenAISdk.APIConnectionError({ message: 'ECONNREFUSED' }), 'llm_unavailable', null],
+    [new AnthropicSdk.APIConnectionError({ message: 'ECONNREFUSED' }), 'llm_unavailable', null],
+    [OpenAISdk.APIError.generate(408, { error: { message: 'slow' } }, undefined, headers), 'llm_unavailable', 408],
+    [OpenAISdk.APIError.generate(409, { error: { message: 'lock' } }, undefined, headers), 'llm_unavailable', 409],
+    [AnthropicSdk.APIError.generate(429, { type: 'error', error: { message: 'slow down' } }, undefined, headers), 'llm_rate_limited', 429],
+    [AnthropicSdk.APIError.generate(502, { type: 'error', error: { message: 'bad gateway' } }, undefined, headers), 'llm_unavailable', 502],
+    [OpenAISdk.APIError.generate(503, { error: { message: 'busy' } }, undefined, headers), 'llm_overloaded', 503],
+    [AnthropicSdk.APIError.generate(529, { type: 'error', error: { type: 'overloaded_error', message: 'busy' } }, undefined, headers), 'llm_overloaded', 529],
+    [OpenAISdk.APIError.generate(404, { error: { message: 'no such model' } }, undefined, headers), 'llm_rejected', 404],
+    [AnthropicSdk.APIError.generate(413, { type: 'error', error: { message: 'too long' } }, undefined, headers), 'llm_rejected', 413],
+    [new TypeError('terminated'), 'llm_unavailable', null],
   ];
-  for (const [error, kind, status] of cases) {
+  for (const [error, code, status] of cases) {
     const mapped = toProviderError('openai', error, live);
     assert.ok(mapped instanceof ProviderError, String(error));
-    assert.equal(mapped.kind, kind, String(error));
+    assert.equal(mapped.code, code, String(error));
+    assert.equal(mapped.retryable, code !== 'llm_rejected', String(error));
     assert.equal(mapped.status, status, String(error));
     assert.equal(mapped.cause, error);
   }
   const limited = toProviderError('anthropic', cases[6]![0], live);
-  assert.ok(limited instanceof ProviderCallError);
+  assert.ok(limited instanceof ProviderError);
   assert.equal(limited.retryAfterMs, 3000);
   assert.match(limited.message, /slow down/);
   assert.doesNotMatch(limited.message, /"type"/);

@@ -165,7 +165,7 @@ test('happy path: sends the right request and maps segments and words', async ()
       text: ' Hello there. General Kenobi.',
       segments: [
         { id: 0, seek: 0, start: 0.1, end: 1.2, text: ' Hello there.', tokens: [], temperature: 0, avg_logprob: -0.2, compression_ratio: 1, no_speech_prob: 0 },
-        { id: 1, seek: 0, start: 1.4, end: 2.9, text: ' General Kenobi. ', tokens: [], temperature: 0, avg_logprob: -0.2, compression_ratio: 1, no_speech_prob: 0 },
+        { id: 1, seek: 0, start: 1.4, end: 2.9, text: ' General Kenobi. ', tokens: [], temperature: 0.2, avg_logprob: -0.35, compression_ratio: 1.1, no_speech_prob: 0.01 },
       ],
       words: [
         { word: 'Hello', start: 0.1, end: 0.5 },
@@ -216,6 +216,11 @@ test('happy path: sends the right request and maps segments and words', async ()
             { word: 'Hello', start: 0.1, end: 0.5 },
             { word: 'there', start: 0.6, end: 1.2 },
           ],
+          // Each segment keeps the scores the provider gave it.
+          avgLogprob: -0.2,
+          compressionRatio: 1,
+          noSpeechProb: 0,
+          temperature: 0,
         },
         {
           start: 1.4,
@@ -225,6 +230,10 @@ test('happy path: sends the right request and maps segments and words', async ()
             { word: 'General', start: 1.4, end: 2 },
             { word: 'Kenobi', start: 2.1, end: 2.9 },
           ],
+          avgLogprob: -0.35,
+          compressionRatio: 1.1,
+          noSpeechProb: 0.01,
+          temperature: 0.2,
         },
       ],
     });
@@ -366,8 +375,8 @@ test('large files are split on silence into chunks under the limit, with times o
   }
 });
 
-test('429 and 5xx are transient', async () => {
-  for (const status of [429, 500, 503]) {
+test('429 and 5xx are transient, keeping their meaning', async () => {
+  for (const [status, code] of [[429, 'provider_rate_limited'], [500, 'provider_unavailable'], [503, 'provider_overloaded']] as const) {
     const server = await fakeOpenAI((_req, res) =>
       json(res, status, { error: { message: 'Slow down', type: 'rate_limit_exceeded', param: null, code: null } }),
     );
@@ -377,7 +386,7 @@ test('429 and 5xx are transient', async () => {
       await assert.rejects(
         engine.transcribe(audio, { wordTimestamps: true, signal: signal() }),
         (error: unknown) =>
-          error instanceof EngineError && error.kind === 'transient' && error.code === 'provider_unavailable',
+          error instanceof EngineError && error.kind === 'transient' && error.code === code,
       );
       assert.equal(server.requests.length, 1, 'no SDK retries');
     } finally {
@@ -419,7 +428,7 @@ test('a provider that never answers times out as transient', async () => {
     await assert.rejects(
       engine.transcribe(audio, { wordTimestamps: true, signal: signal() }),
       (error: unknown) =>
-        error instanceof EngineError && error.kind === 'transient' && error.code === 'provider_unavailable',
+        error instanceof EngineError && error.kind === 'transient' && error.code === 'provider_timeout',
     );
     assert.ok(Date.now() - started < 5000);
   } finally {

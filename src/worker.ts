@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { configOrExit, describeDatabase, prepareDatabase } from './bootstrap.js';
+import { removeDeadProcessTemp } from './process/startup-cleanup.js';
 import { createRuntime } from './runtime.js';
 
 // A worker always works jobs; RUN_WORKERS only lets API processes stop doing so.
@@ -45,6 +46,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 try {
+  await removeDeadProcessTemp(runtime.intake, log);
   await runtime.queue.start();
   runtime.webhookDispatcher.start();
   log.info(

@@ -1,14 +1,45 @@
 /** Any audio ffmpeg can read → the 16 kHz mono 16-bit PCM WAV every engine takes. */
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { PcmAudio } from '../transcription/engines/engine.js';
+import { audioTooLong } from './duration-limit.js';
 import { FfmpegError, runFfmpeg } from './ffmpeg.js';
+import { PcmCounter, WavFileWriter, type PcmCap } from './pcm-sink.js';
 
 export const DECODED_SAMPLE_RATE = 16_000;
 /** 16 kHz × 1 channel × 2 bytes. */
 const BYTES_PER_SECOND = DECODED_SAMPLE_RATE * 2;
+/** Decoded past a limit, so that audio longer than it can be told from audio exactly at it. */
+const OVERRUN_SECONDS = 1;
+const WAV_HEADER_BYTES = 44;
+
+export interface DecodeOptions {
+  signal?: AbortSignal;
+  /**
+   * Longest audio to accept; the call then rejects with the 413 audio_too_long AppError. ffmpeg
+   * stops just past it (-t), and the PCM it sends is cut off there however its timestamps lie, so
+   * a header that understates the length cannot make it write more than decodedWavBound().
+   */
+  maxSeconds?: number;
+}
+
+/** The cut-off for `maxSeconds`: that much audio and one second more. */
+function capFor(maxSeconds: number | undefined): { args: string[]; cap?: PcmCap } {
+  if (maxSeconds === undefined) return { args: [] };
+  const seconds = maxSeconds + OVERRUN_SECONDS;
+  return {
+    args: ['-t', String(seconds)],
+    cap: { maxBytes: Math.ceil(seconds * BYTES_PER_SECOND), tooMuch: () => audioTooLong(maxSeconds) },
+  };
+}
+
+/** The most a WAV decoded with `maxSeconds` takes on disk. */
+export function decodedWavBound(maxSeconds: number): number {
+  return WAV_HEADER_BYTES + (capFor(maxSeconds).cap?.maxBytes ?? 0);
+}
 
 export const NO_AUDIO = 'the file contains no audio';
 
@@ -39,13 +70,16 @@ export async function decodeToWav(
   ffmpeg: string,
   inputPath: string,
   outputDir: string,
-  { signal }: { signal?: AbortSignal } = {},
+  { signal, maxSeconds }: DecodeOptions = {},
 ): Promise<PcmAudio> {
   const input = path.resolve(inputPath);
   // A missing input is our bug, not undecodable audio: let ENOENT through as it is.
   if (!(await stat(input)).isFile()) throw new Error(`${inputPath} is not a file`);
   await mkdir(outputDir, { recursive: true });
   const wavPath = path.join(path.resolve(outputDir), `${randomUUID()}.wav`);
+  const { args, cap } = capFor(maxSeconds);
+  // ffmpeg sends raw PCM and the WAV is written here: the cap then holds to the byte.
+  const wav = new WavFileWriter(wavPath, DECODED_SAMPLE_RATE, cap);
 
   try {
     await runFfmpeg(
@@ -56,18 +90,19 @@ export async function decodeToWav(
         '-vn', '-sn', '-dn',
         '-ac', '1',
         '-ar', String(DECODED_SAMPLE_RATE),
-        '-c:a', 'pcm_s16le',
-        // No LIST/INFO chunk with the encoder version: a plain 44-byte header.
-        '-bitexact',
-        '-f', 'wav',
-        '-y', `file:${wavPath}`,
+        ...args,
+        '-f', 's16le', 'pipe:1',
       ],
-      { signal },
+      { signal, stdout: wav },
     );
-    const bytes = await wavDataBytes(wavPath);
+    const bytes = wav.bytes - (wav.bytes % 2);
     if (bytes === 0) throw new AudioDecodeError(NO_AUDIO);
-    return { wavPath, durationSeconds: bytes / BYTES_PER_SECOND };
+    const durationSeconds = bytes / BYTES_PER_SECOND;
+    if (maxSeconds !== undefined && durationSeconds > maxSeconds) throw audioTooLong(maxSeconds);
+    return { wavPath, durationSeconds };
   } catch (error) {
+    // Closed first: a writer still opening its file would otherwise create it after the rm.
+    await closed(wav);
     await rm(wavPath, { force: true });
     throw asDecodeError(error);
   }
@@ -80,22 +115,41 @@ export async function decodeToWav(
 export async function measureAudio(
   ffmpeg: string,
   inputPath: string,
-  { signal }: { signal?: AbortSignal } = {},
+  { signal, maxSeconds }: DecodeOptions = {},
 ): Promise<{ durationSeconds: number }> {
   const input = path.resolve(inputPath);
   if (!(await stat(input)).isFile()) throw new Error(`${inputPath} is not a file`);
-  let bytes = 0;
+  const { args, cap } = capFor(maxSeconds);
+  const counter = new PcmCounter(cap);
   try {
     await runFfmpeg(
       ffmpeg,
-      ['-i', `file:${input}`, '-vn', '-sn', '-dn', '-ac', '1', '-ar', String(DECODED_SAMPLE_RATE), '-f', 's16le', 'pipe:1'],
-      { signal, onStdout: (chunk) => (bytes += chunk.length) },
+      [
+        '-i', `file:${input}`,
+        '-vn', '-sn', '-dn',
+        '-ac', '1',
+        '-ar', String(DECODED_SAMPLE_RATE),
+        ...args,
+        '-f', 's16le', 'pipe:1',
+      ],
+      { signal, stdout: counter },
     );
   } catch (error) {
     throw asDecodeError(error);
   }
-  if (bytes < 2) throw new AudioDecodeError(NO_AUDIO);
-  return { durationSeconds: (bytes - (bytes % 2)) / BYTES_PER_SECOND };
+  const bytes = counter.bytes - (counter.bytes % 2);
+  if (bytes === 0) throw new AudioDecodeError(NO_AUDIO);
+  const durationSeconds = bytes / BYTES_PER_SECOND;
+  if (maxSeconds !== undefined && durationSeconds > maxSeconds) throw audioTooLong(maxSeconds);
+  return { durationSeconds };
+}
+
+function closed(stream: Writable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('close', () => resolve());
+    stream.destroy();
+  });
 }
 
 function asDecodeError(error: unknown): unknown {
@@ -103,32 +157,4 @@ function asDecodeError(error: unknown): unknown {
   if (/does not contain any stream/i.test(error.stderr)) return new AudioDecodeError(NO_AUDIO, { cause: error });
   if (ENVIRONMENT_FAILURES.test(error.reason)) return error;
   return new AudioDecodeError(error.reason, { cause: error });
-}
-
-/** Size of the WAV's data chunk, from its header and the file size (streaming writers leave 0). */
-async function wavDataBytes(file: string): Promise<number> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const head = Buffer.alloc(Math.min(size, 64 * 1024));
-    await handle.read(head, 0, head.length, 0);
-    if (head.length < 12 || head.toString('ascii', 0, 4) !== 'RIFF' || head.toString('ascii', 8, 12) !== 'WAVE') {
-      throw new Error('ffmpeg did not write a RIFF/WAVE file');
-    }
-    let offset = 12;
-    while (offset + 8 <= head.length) {
-      const id = head.toString('ascii', offset, offset + 4);
-      const declared = head.readUInt32LE(offset + 4);
-      const body = offset + 8;
-      if (id === 'data') {
-        const available = size - body;
-        const bytes = declared === 0 || declared > available ? available : declared;
-        return bytes - (bytes % 2);
-      }
-      offset = body + declared + (declared % 2);
-    }
-    return 0;
-  } finally {
-    await handle.close();
-  }
 }

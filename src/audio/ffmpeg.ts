@@ -1,13 +1,12 @@
 /** Finding an ffmpeg binary and running it: bounded stderr, cancellable, errors that say why. */
 
-import { execFile, spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { spawnTied } from '../process/spawn.js';
 
 /** How long `ffmpeg -version` may take before a binary counts as broken. */
 const VERSION_TIMEOUT_MS = 15_000;
@@ -115,11 +114,24 @@ async function findOnPath(name: string, searchPath: string): Promise<string | nu
 
 /** Runs `binary -version` and insists that it answers like ffmpeg. */
 async function checkVersion(binary: string): Promise<void> {
-  const { stdout } = await execFileAsync(binary, ['-version'], {
-    timeout: VERSION_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: 1024 * 1024,
-    windowsHide: true,
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = spawnTied(binary, ['-version'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: VERSION_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      windowsHide: true,
+    });
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (out.length < 64 * 1024) out += chunk;
+    });
+    // ENOENT, EACCES: the error keeps its code for describe().
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve(out);
+      // `killed`: what describe() reads as a timeout, as it was from execFile.
+      else reject(Object.assign(new Error(signal ? `killed by ${signal}` : `exited with code ${code}`), { killed: signal !== null }));
+    });
   });
   if (!/^ffmpeg version /m.test(stdout)) throw new Error('`-version` did not print an ffmpeg version');
 }
@@ -136,8 +148,11 @@ function describe(error: unknown): string {
 export interface RunFfmpegOptions {
   /** Aborting kills ffmpeg (SIGKILL); the promise rejects with the abort reason once it has exited. */
   signal?: AbortSignal;
-  /** Receives ffmpeg's stdout (for `pipe:1` outputs); without it stdout is discarded. */
-  onStdout?: (chunk: Buffer) => void;
+  /**
+   * Receives ffmpeg's stdout (for `pipe:1` outputs), with backpressure; without it stdout is
+   * discarded. An error it raises kills ffmpeg and is what the call rejects with.
+   */
+  stdout?: Writable;
 }
 
 export interface FfmpegResult {
@@ -166,18 +181,26 @@ export class FfmpegError extends Error {
 export function runFfmpeg(
   ffmpeg: string,
   args: readonly string[],
-  { signal, onStdout }: RunFfmpegOptions = {},
+  { signal, stdout }: RunFfmpegOptions = {},
 ): Promise<FfmpegResult> {
   return new Promise<FfmpegResult>((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortReason(signal));
       return;
     }
-    const child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...args], {
-      stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'],
+    const child = spawnTied(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...args], {
+      stdio: ['ignore', stdout ? 'pipe' : 'ignore', 'pipe'],
       windowsHide: true,
     });
-    if (onStdout) child.stdout?.on('data', onStdout);
+    let outputFailure: Error | null = null;
+    // Settles once `stdout` has taken everything (or failed), which may be after ffmpeg has exited.
+    const output =
+      stdout && child.stdout
+        ? pipeline(child.stdout, stdout).catch((error: unknown) => {
+            outputFailure = error instanceof Error ? error : new Error(String(error));
+            child.kill('SIGKILL');
+          })
+        : Promise.resolve();
     let stderr = '';
     let settled = false;
     let aborted = false;
@@ -206,17 +229,20 @@ export function runFfmpeg(
       finish(() => reject(new Error(`could not run ffmpeg (${ffmpeg}): ${error.message}`, { cause: error })));
     });
     child.on('close', (code, exitSignal) => {
-      finish(() => {
-        stderr = stderr.slice(-MAX_STDERR_CHARS);
-        if (aborted && signal) reject(abortReason(signal));
-        else if (code === 0) resolve({ stderr });
-        else {
-          const reason =
-            ffmpegErrorReason(stderr, args) ??
-            (exitSignal ? `ffmpeg was killed by ${exitSignal}` : `ffmpeg exited with code ${code}`);
-          reject(new FfmpegError(reason, code, exitSignal, stderr));
-        }
-      });
+      void output.then(() =>
+        finish(() => {
+          stderr = stderr.slice(-MAX_STDERR_CHARS);
+          if (aborted && signal) reject(abortReason(signal));
+          else if (outputFailure !== null) reject(outputFailure);
+          else if (code === 0) resolve({ stderr });
+          else {
+            const reason =
+              ffmpegErrorReason(stderr, args) ??
+              (exitSignal ? `ffmpeg was killed by ${exitSignal}` : `ffmpeg exited with code ${code}`);
+            reject(new FfmpegError(reason, code, exitSignal, stderr));
+          }
+        }),
+      );
     });
   });
 }

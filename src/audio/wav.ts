@@ -40,9 +40,9 @@ export function parseWav(buffer: Buffer): PcmSamples {
   throw new Error('WAV file has no data chunk');
 }
 
-export function encodeWav(samples: Int16Array, sampleRate: number, channels = 1): Buffer {
-  const dataBytes = samples.length * 2;
-  const out = Buffer.alloc(44 + dataBytes);
+/** The 44-byte header of a 16-bit PCM WAV with `dataBytes` of samples. */
+export function wavHeader(dataBytes: number, sampleRate: number, channels = 1): Buffer {
+  const out = Buffer.alloc(44);
   out.write('RIFF', 0, 'ascii');
   out.writeUInt32LE(36 + dataBytes, 4);
   out.write('WAVE', 8, 'ascii');
@@ -56,6 +56,12 @@ export function encodeWav(samples: Int16Array, sampleRate: number, channels = 1)
   out.writeUInt16LE(16, 34);
   out.write('data', 36, 'ascii');
   out.writeUInt32LE(dataBytes, 40);
+  return out;
+}
+
+export function encodeWav(samples: Int16Array, sampleRate: number, channels = 1): Buffer {
+  const out = Buffer.alloc(44 + samples.length * 2);
+  wavHeader(samples.length * 2, sampleRate, channels).copy(out);
   for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i]!, 44 + i * 2);
   return out;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,9 @@ import { AudioDecodeError } from '../audio/decode.js';
 import { uploadDecoders, type ConcurrencyLimiter } from '../audio/limiter.js';
 import { isAllowedAudioType, sniffAudio, SNIFF_BYTES, type SniffedAudio } from '../audio/sniff.js';
 import { AppError } from '../http/errors.js';
+import { ownedName, UPLOAD_TEMP } from '../process/leftovers.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { folderFailure } from '../storage/unavailable.js';
 import { measureUpload } from './audio-measure.js';
 
 /** A received file, checked and measured, in a temp file until it is stored. */
@@ -24,6 +26,8 @@ export interface ReceivedAudio {
 export interface AudioIntakeOptions {
   allowedTypes: readonly string[];
   ffmpeg: () => Promise<string>;
+  /** MAX_AUDIO_DURATION_SECONDS: longer audio is refused with 413 audio_too_long. */
+  maxDurationSeconds: number;
   tempDir?: string;
   /** Bounds the uploads decoded by ffmpeg at once; the process-wide limiter when unset. */
   decoders?: ConcurrencyLimiter;
@@ -92,13 +96,18 @@ export function uploadTempDir(options: Pick<AudioIntakeOptions, 'tempDir'>): str
   return options.tempDir ?? path.join(tmpdir(), 'transcribo-uploads');
 }
 
-/** Creates the temp file; its folder is made only when it is missing, not with every upload. */
+/**
+ * Creates the temp file; its folder is made only when it is missing, not with every upload. A folder
+ * that cannot be used (the local store's, unwritable or gone) is 503 storage_unavailable.
+ */
 async function createTempFile(dir: string, file: string): Promise<FileHandle> {
   try {
     return await open(file, 'wx');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await mkdir(dir, { recursive: true });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw folderFailure(error);
+    await mkdir(dir, { recursive: true }).catch((mkdirError: unknown) => {
+      throw folderFailure(mkdirError);
+    });
     return open(file, 'wx');
   }
 }
@@ -110,7 +119,8 @@ async function createTempFile(dir: string, file: string): Promise<FileHandle> {
  */
 export async function receiveAudio(source: Readable, options: AudioIntakeOptions): Promise<ReceivedAudio> {
   const dir = uploadTempDir(options);
-  const tempPath = path.join(dir, `${randomUUID()}.upload`);
+  // Named with our pid, so that the next start removes it if this process dies while receiving.
+  const tempPath = path.join(dir, ownedName(UPLOAD_TEMP));
   const inspector = new Inspector(options.allowedTypes);
   try {
     const file = await createTempFile(dir, tempPath);
@@ -120,6 +130,7 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
     const durationSeconds = await measureUpload(tempPath, type.mime, {
       ffmpeg: options.ffmpeg,
       decoders: options.decoders ?? uploadDecoders,
+      maxSeconds: options.maxDurationSeconds,
       known: { head: inspector.firstBytes, size: inspector.size },
     }).catch((error: unknown) => {
       if (error instanceof AudioDecodeError) {
@@ -137,9 +148,9 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
       durationSeconds,
     };
   } catch (error) {
-    // Drain the rest of the request so the client gets our answer instead of a reset connection.
-    source.resume();
-    await rm(tempPath, { force: true });
+    // The rest of the body is not read: the answer closes the connection (http/unread-body.ts).
+    // A folder that cannot be used fails the removal too; the first failure is the one to report.
+    await rm(tempPath, { force: true }).catch(() => undefined);
     throw error;
   }
 }

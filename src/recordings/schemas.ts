@@ -37,12 +37,15 @@ export const RecordingWithTranscription = Type.Object({
   }),
 });
 
-/** Documentation of the multipart form; the fields are checked by hand as the stream is read. */
+/**
+ * Documentation of the multipart form; the fields are checked by hand as the stream is read. Without
+ * a file, `title` and `original_text` make it a text upload (the JSON body's fields, sent as a form).
+ */
 export const AudioUploadForm = Type.Unsafe<unknown>({
   type: ['object', 'null'],
-  required: ['file'],
   properties: {
     file: { type: 'string', format: 'binary', description: 'The audio (wav, mp3, m4a, ogg/opus, webm, flac)' },
+    original_text: { type: 'string', description: 'Instead of a file: the transcript itself (title is then required)' },
     title: { type: 'string', maxLength: 500, description: "Defaults to the file's name" },
     language: { type: 'string', description: 'BCP 47 tag of the spoken language, if known' },
     source: { type: 'string', maxLength: 64, default: 'upload' },

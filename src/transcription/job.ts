@@ -10,6 +10,7 @@ import { newId } from '../db/ids.js';
 import { recordings, transcriptions } from '../db/schema.js';
 import { asSystem } from '../db/scope.js';
 import { decodeToWav } from '../audio/decode.js';
+import { JOB_TEMP, ownedPrefix } from '../process/leftovers.js';
 import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '../jobs/types.js';
 import { PermanentJobError } from '../jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -29,6 +30,8 @@ export interface TranscriptionJobDeps {
   engines: EngineSet;
   ffmpeg: () => Promise<string>;
   maxAttempts: number;
+  /** MAX_AUDIO_DURATION_SECONDS: the decode stops there and the job fails with audio_too_long. */
+  maxAudioSeconds: number;
   tempDir?: string;
 }
 
@@ -73,7 +76,8 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
     const t = target.transcription;
     const engine = this.deps.engines.get(t.engine as EngineName);
 
-    const work = await mkdtemp(path.join(this.deps.tempDir ?? tmpdir(), 'transcribo-job-'));
+    // Named with our pid: if this process dies mid-job, the next start knows the folder is garbage.
+    const work = await mkdtemp(path.join(this.deps.tempDir ?? tmpdir(), ownedPrefix(JOB_TEMP)));
     try {
       const source = path.join(work, 'source');
       const blob = await this.deps.blobStore.get(target.blobKey);
@@ -81,8 +85,10 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       progress(2);
       await mkdir(work, { recursive: true });
       // Uploads are only checked from their headers, so this is the first full decode; a file that
-      // fails it fails permanently (classifyFailure: audio_undecodable).
-      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal });
+      // fails it fails permanently (classifyFailure: audio_undecodable), and one whose header lied
+      // about its length stops at the limit (audio_too_long), so the folder holds at most the
+      // source and maxAudioSeconds of 16 kHz PCM.
+      const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal, maxSeconds: this.deps.maxAudioSeconds });
       progress(DECODE_SHARE);
       const result = await engine.transcribe(audio, {
         language: t.language ?? undefined,
@@ -131,6 +137,10 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         end: s.end,
         text: s.text.trim(),
         words: s.words ?? null,
+        avgLogprob: s.avgLogprob ?? null,
+        compressionRatio: s.compressionRatio ?? null,
+        noSpeechProb: s.noSpeechProb ?? null,
+        temperature: s.temperature ?? null,
         searchConfig: searchConfigFor(result.language),
       })),
     );

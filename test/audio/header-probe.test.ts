@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { AudioDecodeError, measureAudio, NO_AUDIO } from '../../src/audio/decode.js';
 import { resolveFfmpeg, runFfmpeg } from '../../src/audio/ffmpeg.js';
@@ -88,7 +89,13 @@ test('formats without a usable length in the header answer null, so the caller d
   assert.equal(await probeAudioHeader(webm, 'audio/webm'), null);
   // Piped FLAC: the encoder could not go back to write the sample count, so STREAMINFO says 0.
   const chunks: Buffer[] = [];
-  await runFfmpeg(ffmpeg, ['-f', 'lavfi', '-i', SOURCE, '-c:a', 'flac', '-f', 'flac', 'pipe:1'], { onStdout: (c) => chunks.push(c) });
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  await runFfmpeg(ffmpeg, ['-f', 'lavfi', '-i', SOURCE, '-c:a', 'flac', '-f', 'flac', 'pipe:1'], { stdout: collect });
   const piped = path.join(dir, 'piped.flac');
   await writeFile(piped, Buffer.concat(chunks));
   assert.equal(await probeAudioHeader(piped, 'audio/flac'), null);

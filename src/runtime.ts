@@ -102,7 +102,14 @@ export async function createRuntime(
   });
   const completion = new CompletionService(db, config.llm, providers);
   const registry = new JobRegistry([
-    new TranscriptionJob({ db, blobStore, engines, ffmpeg, maxAttempts: config.jobAttempts }),
+    new TranscriptionJob({
+      db,
+      blobStore,
+      engines,
+      ffmpeg,
+      maxAttempts: config.jobAttempts,
+      maxAudioSeconds: config.maxAudioDurationSeconds,
+    }),
     new ChatCompletionJob(completion, config.jobAttempts),
   ]);
   const queue = await createQueue(config, database, registry, log, overrides.queue);
@@ -129,6 +136,7 @@ export async function createRuntime(
     queue,
     intake: {
       allowedTypes: config.allowedAudioTypes,
+      maxDurationSeconds: config.maxAudioDurationSeconds,
       ffmpeg,
       // Staged next to the blobs, an upload is stored by a rename rather than a second copy.
       tempDir: blobStore instanceof LocalBlobStore ? blobStore.stagingDir() : undefined,
@@ -136,7 +144,7 @@ export async function createRuntime(
     services: {
       auth: new AuthService(db, config),
       transcriptions,
-      recordings: new RecordingService(database, transcriptions, blobStore),
+      recordings: new RecordingService(database, transcriptions, blobStore, jobs),
       chat: new ChatService(db, transcriptions),
       jobs,
       search: new SearchService(db),

@@ -1,10 +1,11 @@
 import { buildApp } from './app.js';
 import { configOrExit, describeDatabase, prepareDatabase, type PreparedDatabase } from './bootstrap.js';
+import { removeDeadProcessTemp } from './process/startup-cleanup.js';
 
 const config = configOrExit();
 let stopping = false;
 const logger = { level: config.logLevel };
-const app = await (async () => {
+const { app, database } = await (async () => {
   let prepared: PreparedDatabase;
   try {
     prepared = await prepareDatabase(config, 'api', {
@@ -16,7 +17,6 @@ const app = await (async () => {
   }
   const { database, migrations } = prepared;
   const built = await buildApp({ config, database, logger });
-  built.addHook('onClose', () => database.close());
   // While stopping, answered connections are closed instead of idling in keep-alive, which
   // would otherwise hold app.close() open until the client's keep-alive timeout.
   built.addHook('onSend', async (_request, reply) => {
@@ -26,7 +26,7 @@ const app = await (async () => {
     { database: describeDatabase(config), migrations_applied: migrations.applied, secret_key: config.secretKeySource },
     'database ready',
   );
-  return built;
+  return { app: built, database };
 })();
 
 async function shutdown(signal: string): Promise<void> {
@@ -34,24 +34,36 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   app.log.info({ signal }, 'shutting down: finishing in-flight requests');
   const force = setTimeout(() => {
-    app.log.error('in-flight requests did not finish in time; exiting');
+    app.log.error('in-flight requests or running jobs did not finish in time; exiting');
     process.exit(1);
   }, config.shutdownTimeoutMs);
   force.unref();
+  let code = 0;
   try {
-    // Stops accepting connections, waits for in-flight requests, then runs onClose (the database).
+    // Stops accepting connections, ends event streams, waits for in-flight requests and hands
+    // running jobs back to the queue.
     await app.close();
-    process.exit(0);
   } catch (error) {
     app.log.error({ err: error }, 'shutdown failed');
-    process.exit(1);
+    code = 1;
   }
+  // Only now: the jobs' hand-back writes to it. (An onClose hook could not promise this order:
+  // Fastify runs them last-registered first.)
+  try {
+    await database.close();
+  } catch (error) {
+    app.log.error({ err: error }, 'could not close the database');
+    code = 1;
+  }
+  process.exit(code);
 }
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => void shutdown(signal));
 }
 
 try {
+  // A process killed before this start left its temp files; the jobs it ran resume below.
+  await removeDeadProcessTemp(app.runtime.intake, app.log);
   // Jobs queued or interrupted before a restart resume here.
   await app.runtime.queue.start();
   app.runtime.webhookDispatcher.start();

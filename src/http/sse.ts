@@ -1,5 +1,37 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './errors.js';
+
+interface OpenStreams {
+  /** Fires when the app starts closing. */
+  closing: AbortSignal;
+  /** The work behind each open stream, until it returns. */
+  writers: Set<Promise<void>>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    eventStreams: OpenStreams;
+  }
+}
+
+/**
+ * An event stream lasts as long as its client listens, so a closing server would wait for it
+ * until SHUTDOWN_TIMEOUT_MS ran out and then exit 1. Streams end instead as soon as closing
+ * begins (preClose, before the server waits for in-flight requests), each with an `error` event
+ * saying why: a job's events resume elsewhere with Last-Event-ID, an answer can be asked again.
+ * The app's close then waits for the work behind them, which may still write to the database.
+ */
+export function registerEventStreams(app: FastifyInstance): void {
+  const closing = new AbortController();
+  const streams: OpenStreams = { closing: closing.signal, writers: new Set() };
+  app.decorate('eventStreams', streams);
+  app.addHook('preClose', async () => {
+    closing.abort(new AppError('service_unavailable', 'The server is shutting down; reconnect or try again shortly'));
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all(streams.writers);
+  });
+}
 
 /** True when the client asked for server-sent events, by body flag or by Accept header. */
 export function wantsEventStream(request: FastifyRequest, flag: boolean | undefined): boolean {
@@ -19,12 +51,24 @@ export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+export interface EventStream {
+  /** Fires when the client goes away or the server shuts down: stop the work, nobody will read it. */
+  signal: AbortSignal;
+  send: (event: string, data: unknown, id?: number) => void;
+}
+
 /**
- * Takes the response over for server-sent events. The returned signal fires when the client goes
- * away, so the caller can abort the provider request it is streaming from.
+ * Answers with server-sent events, which `write` sends; the stream ends when `write` returns, and
+ * a failure becomes an `error` event {code, status, message}. On shutdown the stream ends at once
+ * with a `service_unavailable` error event and `signal` fires.
  */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
-  const signal = abortOnDisconnect(reply);
+export async function respondWithEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  write: (stream: EventStream) => Promise<void>,
+): Promise<FastifyReply> {
+  const { closing, writers } = request.server.eventStreams;
+  const signal = AbortSignal.any([abortOnDisconnect(reply), closing]);
   void reply.hijack();
   reply.raw.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
@@ -40,19 +84,38 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply) {
       reply.raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     }
   };
-  return {
-    signal,
-    send,
-    fail(error: unknown) {
-      if (signal.aborted) return;
-      if (error instanceof AppError) send('error', { code: error.code, status: error.status, message: error.message });
-      else {
-        request.log.error({ err: error }, 'stream failed');
-        send('error', { code: 'internal_error', status: 500, message: 'An unexpected error occurred' });
-      }
-    },
-    end() {
-      if (!reply.raw.writableEnded) reply.raw.end();
-    },
+  const sendError = (error: unknown) => {
+    if (error instanceof AppError) send('error', { code: error.code, status: error.status, message: error.message });
+    else {
+      request.log.error({ err: error }, 'stream failed');
+      send('error', { code: 'internal_error', status: 500, message: 'An unexpected error occurred' });
+    }
   };
+  const onClosing = () => {
+    sendError(closing.reason);
+    // The headers promised keep-alive: left open, the idle connection would hold the closing
+    // server until its keep-alive timeout.
+    const socket = reply.raw.socket;
+    if (!reply.raw.writableEnded) reply.raw.end(() => socket?.end());
+  };
+  if (closing.aborted) onClosing();
+  else closing.addEventListener('abort', onClosing, { once: true });
+
+  const work = (async () => {
+    try {
+      await write({ signal, send });
+    } catch (error) {
+      if (!signal.aborted) sendError(error);
+    } finally {
+      closing.removeEventListener('abort', onClosing);
+      if (!reply.raw.writableEnded) reply.raw.end();
+    }
+  })();
+  writers.add(work);
+  try {
+    await work;
+  } finally {
+    writers.delete(work);
+  }
+  return reply;
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, QueueEvents, QueueEventsProducer, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sql } from 'drizzle-orm';
@@ -9,7 +8,7 @@ import { asSystem } from '../db/scope.js';
 import { errors } from '../http/errors.js';
 import type { EnqueueSpec, JobEvents, JobQueue } from './queue.js';
 import type { JobRegistry } from './registry.js';
-import { Waker } from './waker.js';
+import { settlesWithin, Waker } from './waker.js';
 import { connectRedis, isRedisReady } from './redis.js';
 import { JobRunner, type JobLog, type RunOutcome } from './runner.js';
 import { JobInterrupted, type JobStatus } from './types.js';
@@ -94,6 +93,8 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
   private subscriber: Redis | null = null;
   private worker: Worker | null = null;
   private running = false;
+  /** Set once stop()'s grace period is over: every running job is being interrupted. */
+  private interrupting = false;
   private loop: Promise<void> | null = null;
   private readonly waker = new Waker();
   private redisWasDown = false;
@@ -196,8 +197,9 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     await this.loop;
     if (this.worker) {
       const closing = this.worker.close();
-      const timedOut = await Promise.race([closing.then(() => false), sleep(graceMs).then(() => true)]);
-      if (timedOut) {
+      if (!(await settlesWithin(closing, graceMs))) {
+        // Each interrupted job is handed back (moveToDelayed) without spending its attempt.
+        this.interrupting = true;
         for (const controller of this.active.values()) controller.abort(new JobInterrupted('shutdown'));
         await closing;
       }
@@ -298,7 +300,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
       } catch (error) {
         this.options.log.warn({ err: error }, 'queue upkeep failed; retrying');
       }
-      await this.waker.sleep(this.pollMs);
+      if (this.running) await this.waker.sleep(this.pollMs);
     }
   }
 
@@ -325,6 +327,8 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     if ('skip' in claim) return { status: claim.skip };
     const controller = new AbortController();
     this.active.set(jobId, controller);
+    // Claimed while stop() was interrupting the others: handed back at once, the same way.
+    if (this.interrupting) controller.abort(new JobInterrupted('shutdown'));
     let outcome: RunOutcome;
     try {
       outcome = await this.runner.run(claim.job, controller);

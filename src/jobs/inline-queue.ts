@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppDatabase, Tx } from '../db/client.js';
 import type { EnqueueSpec, JobEvents, JobQueue } from './queue.js';
 import type { JobRegistry } from './registry.js';
-import { Waker } from './waker.js';
+import { settlesWithin, Waker } from './waker.js';
 import { JobRunner, type JobLog } from './runner.js';
 import { JobInterrupted, type JobRow } from './types.js';
 
@@ -79,11 +78,11 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
   async stop(graceMs: number): Promise<void> {
     this.running = false;
     this.wake();
+    // No job starts after the loop has ended, so `active` is complete from here on.
     await this.loop;
-    const pending = [...this.active.values()];
-    const finished = Promise.all(pending.map((p) => p.done));
-    const timedOut = await Promise.race([finished.then(() => false), sleep(graceMs).then(() => true)]);
-    if (timedOut) {
+    const finished = Promise.all([...this.active.values()].map((p) => p.done));
+    if (!(await settlesWithin(finished, graceMs))) {
+      // The runner hands each interrupted job back without spending its attempt.
       for (const { controller } of this.active.values()) controller.abort(new JobInterrupted('shutdown'));
       await finished;
     }
@@ -113,7 +112,7 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
       } catch (error) {
         this.options.log.error({ err: error }, 'job loop error; retrying');
       }
-      await this.waker.sleep(this.pollMs);
+      if (this.running) await this.waker.sleep(this.pollMs);
     }
   }
 

@@ -5,7 +5,7 @@ import { IdParams } from '../http/schemas.js';
 import { Job } from './schemas.js';
 import type { JobService } from './service.js';
 import type { JobEventHub } from './events.js';
-import { openEventStream } from '../http/sse.js';
+import { respondWithEventStream } from '../http/sse.js';
 import { Type } from 'typebox';
 
 const tags = ['jobs'];
@@ -27,7 +27,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; events: Jo
         description:
           '`progress` {progress}, `segment` {start, end, text} as the engine produces them, then one of ' +
           '`completed` (with the job, whose result names what was made), `failed` or `cancelled`, and the stream ' +
-          'closes. Send Last-Event-ID to resume after a reconnect. Jobs run by another process are followed by polling.',
+          'closes. Send Last-Event-ID to resume after a reconnect. Jobs run by another process are followed by polling. ' +
+          'When the server shuts down the stream ends early with an `error` event (`service_unavailable`): reconnect.',
         params: IdParams,
         response: {
           200: { description: 'An event stream', content: { 'text/event-stream': { schema: Type.String() } } },
@@ -40,44 +41,48 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; events: Jo
       const initial = await jobs.get(userId, request.params.id);
       const header = request.headers['last-event-id'];
       const lastId = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : null;
-      const stream = openEventStream(request, reply);
-      const send = (event: string, data: unknown, id?: number) => stream.send(event, data, id);
-      let closed = false;
-      const finish = async () => {
-        if (closed) return;
-        closed = true;
-        const job = await jobs.get(userId, initial.id).catch(() => initial);
-        send(job.status, job);
-        stream.end();
-      };
-      if (FINAL.has(initial.status)) {
-        await finish();
-        return reply;
-      }
-      send('progress', { progress: initial.progress });
-      const live = events.subscribe(initial.id, lastId, (event) => {
-        if (FINAL.has(event.event)) void finish();
-        else send(event.event, event.data, event.id);
+      return respondWithEventStream(request, reply, async ({ signal, send }) => {
+        if (FINAL.has(initial.status)) return send(initial.status, initial);
+        let close!: () => void;
+        const closed = new Promise<void>((resolve) => (close = resolve));
+        // The job as it ended, sent once; then the stream closes.
+        let finished = null as Promise<void> | null;
+        const finish = () =>
+          (finished ??= jobs
+            .get(userId, initial.id)
+            .catch(() => initial)
+            .then((job) => {
+              send(job.status, job);
+              close();
+            }));
+        send('progress', { progress: initial.progress });
+        const live = events.subscribe(initial.id, lastId, (event) => {
+          if (FINAL.has(event.event)) void finish();
+          else send(event.event, event.data, event.id);
+        });
+        for (const event of live.replay) {
+          if (!FINAL.has(event.event)) send(event.event, event.data, event.id);
+        }
+        // Covers jobs run by another process, whose events never reach this one.
+        let polled: Promise<unknown> = Promise.resolve();
+        const poll = setInterval(() => {
+          polled = jobs
+            .get(userId, initial.id)
+            .then((job) => (FINAL.has(job.status) ? finish() : undefined))
+            .catch(() => undefined);
+        }, POLL_MS);
+        signal.addEventListener('abort', () => close(), { once: true });
+        if (signal.aborted) close();
+        try {
+          await closed;
+        } finally {
+          clearInterval(poll);
+          live.unsubscribe();
+          // The stream ends after its queries, so none outlives the app's close (and the database).
+          await polled;
+          if (finished) await finished;
+        }
       });
-      for (const event of live.replay) {
-        if (!FINAL.has(event.event)) send(event.event, event.data, event.id);
-      }
-      // Covers jobs run by another process, whose events never reach this one.
-      const poll = setInterval(() => {
-        void jobs
-          .get(userId, initial.id)
-          .then((job) => (FINAL.has(job.status) ? finish() : undefined))
-          .catch(() => undefined);
-      }, POLL_MS);
-      stream.signal.addEventListener('abort', () => {
-        closed = true;
-      });
-      await new Promise<void>((resolve) => {
-        reply.raw.once('close', () => resolve());
-      });
-      clearInterval(poll);
-      live.unsubscribe();
-      return reply;
     },
   );
 

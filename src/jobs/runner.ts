@@ -263,8 +263,15 @@ export class JobRunner {
 
   private async execute(job: JobRow, controller: AbortController): Promise<RunOutcome> {
     const handler = this.options.registry.get(job.type)!;
+    // Heartbeats and progress writes run beside the job; the run ends only after them, so that
+    // once a queue has stopped nothing of its jobs still uses the database being closed.
+    const writes = new Set<Promise<void>>();
+    const track = (write: Promise<void>) => {
+      writes.add(write);
+      void write.finally(() => writes.delete(write));
+    };
     const heartbeat = setInterval(
-      () => void this.heartbeat(job.id, controller),
+      () => track(this.heartbeat(job.id, controller)),
       Math.max(100, this.options.leaseMs / 3),
     );
     const deadline = this.options.timeoutMs
@@ -280,7 +287,7 @@ export class JobRunner {
       this.options.events.progress(job.id, value, ++seq);
       if (Date.now() - lastProgressWrite < PROGRESS_WRITE_MS) return;
       lastProgressWrite = Date.now();
-      void this.writeProgress(job, handler, value);
+      track(this.writeProgress(job, handler, value));
     };
     try {
       const payload = handler.parse(job.payload, job.payloadVersion);
@@ -312,6 +319,7 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat);
       clearTimeout(deadline);
+      await Promise.all(writes);
     }
   }
 

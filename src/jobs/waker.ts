@@ -17,3 +17,16 @@ export class Waker {
     this.wakeUp = null;
   }
 }
+
+/** Whether `work` settles within `ms`. The timer is cleared either way, so it holds no process open. */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
-import type { Database } from '../db/client.js';
+import type { Database, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { compileRead, reads, readAsUser } from '../db/read.js';
-import { recordings } from '../db/schema.js';
+import { recordings, transcriptions } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
 import type { BlobRange, BlobStore } from '../storage/blob-store.js';
 import { storeAudio, titleFromFilename, type ReceivedAudio } from './audio-intake.js';
 import { toPage } from '../http/pagination.js';
+import type { JobService } from '../jobs/service.js';
 import type { TranscriptionService } from '../transcription/service.js';
 import type { Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
 
@@ -50,6 +51,7 @@ export class RecordingService {
     private readonly database: Pick<Database, 'db' | 'pool'>,
     private readonly transcriptions: TranscriptionService,
     private readonly blobs: BlobStore,
+    private readonly jobs: JobService,
   ) {}
 
   /**
@@ -152,13 +154,39 @@ export class RecordingService {
   /**
    * Deletes the recording; its transcriptions and segments go with it (ON DELETE CASCADE), and its
    * blob after the row is gone (a blob without a row is garbage; a row without its blob is broken).
+   * Its transcriptions still queued or running are cancelled: no engine goes on for a deleted recording.
    */
   async delete(userId: string, id: string): Promise<void> {
-    const deleted = await withUser(this.database.db, userId, (tx) =>
-      tx.delete(recordings).where(eq(recordings.id, id)).returning({ id: recordings.id, blobKey: recordings.blobKey }),
-    );
-    if (deleted.length === 0) throw errors.notFound('Recording');
-    const key = deleted[0]!.blobKey;
-    if (key) await this.blobs.delete(key);
+    const deleted = await withUser(this.database.db, userId, async (tx) => {
+      // Locked first: a transcription requested meanwhile waits for this delete, so none is missed.
+      const [recording] = await tx
+        .select({ blobKey: recordings.blobKey })
+        .from(recordings)
+        .where(eq(recordings.id, id))
+        .for('update');
+      if (!recording) return null;
+      const jobIds = await unfinishedTranscriptionJobs(tx, id);
+      await tx.delete(recordings).where(eq(recordings.id, id));
+      return { blobKey: recording.blobKey, jobIds };
+    });
+    if (!deleted) throw errors.notFound('Recording');
+    // The cancel of POST /jobs/{id}/cancel: it reaches the engine in whichever process runs the job.
+    await Promise.all(deleted.jobIds.map((jobId) => this.jobs.cancel(userId, jobId)));
+    if (deleted.blobKey) await this.blobs.delete(deleted.blobKey);
   }
+}
+
+/** Jobs of a recording's transcriptions that have not finished, read before the cascade unlinks them. */
+async function unfinishedTranscriptionJobs(tx: Tx, recordingId: string): Promise<string[]> {
+  const rows = await tx
+    .select({ jobId: transcriptions.jobId })
+    .from(transcriptions)
+    .where(
+      and(
+        eq(transcriptions.recordingId, recordingId),
+        inArray(transcriptions.status, ['queued', 'processing']),
+        isNotNull(transcriptions.jobId),
+      ),
+    );
+  return rows.flatMap((row) => (row.jobId ? [row.jobId] : []));
 }

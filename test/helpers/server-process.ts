@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { after } from 'node:test';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
+export const WORKER_JS = path.join(ROOT, 'dist', 'worker.js');
 /** The server run from source through tsx, for tests that need no build. */
 export const SERVER_FROM_SOURCE = ['--import', path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(ROOT, 'src', 'server.ts')];
 
@@ -174,7 +175,23 @@ export async function startServer(
   assert.fail(`server did not answer /api/v1/health/liveness within ${START_TIMEOUT_MS} ms\n${child.output()}`);
 }
 
-export async function stopServer(server: RunningServer): Promise<Exit> {
+/** A `worker` process, once it has said it is ready. */
+export async function startWorker(env: Record<string, string>, args: string[] = [WORKER_JS]): Promise<Child> {
+  // The readiness line is logged at info.
+  const worker = spawnChild(args, { HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' }, tempDir('worker-cwd'));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!worker.output().includes('"worker ready"')) {
+    if (worker.proc.exitCode !== null || worker.proc.signalCode !== null) assert.fail(`worker exited early\n${worker.output()}`);
+    if (Date.now() > deadline) {
+      worker.proc.kill('SIGKILL');
+      assert.fail(`worker did not start within ${START_TIMEOUT_MS} ms\n${worker.output()}`);
+    }
+    await sleep(100);
+  }
+  return worker;
+}
+
+export async function stopServer(server: Child): Promise<Exit> {
   server.proc.kill('SIGTERM');
   return waitForExit(server);
 }
@@ -199,3 +216,150 @@ export async function call(
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
+
+/** Polls `probe` until it returns something truthy; fails naming `what` after `ms`. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T> | T, ms = 60_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes a server started (engines), found through /proc by ancestry, whatever spawned them.
+
+/** Pids of live processes (zombies excluded) whose program is `program` and that descend from `ancestor`. */
+export function descendantsRunning(ancestor: number, program: string): number[] {
+  const parents = new Map<number, number>();
+  const matching: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const pid = Number(entry);
+      parents.set(pid, Number(ppid));
+      const argv0 = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      if (path.basename(argv0) === program) matching.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return matching.filter((pid) => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === ancestor) return true;
+    return false;
+  });
+}
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+}
+
+/** Every live process (zombies excluded), with its parent and command line. */
+export function runningProcesses(): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      found.push({ pid: Number(entry), ppid: Number(ppid), cmdline });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** True while a process with this pid exists and has not exited (a zombie has). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server-sent events, read as a browser's EventSource would (without reconnecting).
+
+export interface StreamEvent {
+  event: string;
+  data: unknown;
+  id?: string;
+}
+
+export interface EventStreamReader {
+  events: StreamEvent[];
+  /** Resolves when the server ends the response (or the connection drops). */
+  ended: Promise<void>;
+  isEnded(): boolean;
+  /** The first event named `event`, waited for until the stream ends. */
+  next(event: string): Promise<StreamEvent>;
+  close(): void;
+}
+
+export async function readEventStream(url: string, init: RequestInit = {}): Promise<EventStreamReader> {
+  const controller = new AbortController();
+  const res = await fetch(url, { ...init, signal: controller.signal });
+  if (res.status !== 200) assert.fail(`expected an event stream, got ${res.status}: ${await res.text()}`);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  assert.ok(res.body, 'an event stream has a body');
+  const events: StreamEvent[] = [];
+  const waiters = new Set<() => void>();
+  let done = false;
+  const notify = () => {
+    for (const waiter of waiters) waiter();
+  };
+  const ended = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = new Map(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trimStart()]));
+          const data = fields.get('data');
+          events.push({ event: fields.get('event') ?? 'message', data: data === undefined ? null : JSON.parse(data), id: fields.get('id') });
+          notify();
+        }
+      }
+    } catch {
+      // The connection dropped: the stream ended all the same.
+    } finally {
+      done = true;
+      notify();
+    }
+  })();
+  return {
+    events,
+    ended,
+    isEnded: () => done,
+    next: (event) =>
+      new Promise<StreamEvent>((resolve, reject) => {
+        const check = () => {
+          const found = events.find((e) => e.event === event);
+          if (found) resolve(found);
+          else if (done) reject(new Error(`the stream ended without a "${event}" event: ${JSON.stringify(events)}`));
+          else return;
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+    close: () => controller.abort(),
+  };
+}

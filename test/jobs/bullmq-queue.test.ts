@@ -169,7 +169,7 @@ for (const kind of DB_KINDS) {
     test('transient failures retry through BullMQ until they succeed; a permanent one fails at once', TEST_TIMEOUT, async () => {
       fresh();
       const h = handler(async (ctx) => {
-        if (ctx.payload.n === 0) throw new PermanentJobError('This input cannot work', 'bad_input');
+        if (ctx.payload.n === 0) throw new PermanentJobError('This input cannot work', 'validation_failed');
         if (ctx.job.attempts < 3) throw new Error('flaky');
         return succeed(ctx);
       });
@@ -183,7 +183,7 @@ for (const kind of DB_KINDS) {
       assert.equal(await effectsOf(flaky), 1);
       const b = await row(broken);
       assert.equal(b.attempts, 1);
-      assert.equal(b.error_code, 'bad_input');
+      assert.equal(b.error_code, 'validation_failed');
       const retried = await queue.queue.getJob(flaky);
       assert.equal(retried?.attemptsMade, 3, 'BullMQ made three attempts');
       assert.equal(retried?.stacktrace?.length, 2, 'two of them failed and were retried');
@@ -191,7 +191,7 @@ for (const kind of DB_KINDS) {
         const job = await queue.queue.getJob(broken);
         return job?.failedReason ? job : null;
       });
-      assert.match(failed.failedReason, /bad_input/);
+      assert.match(failed.failedReason, /validation_failed/);
       assert.equal(h.runs.filter((r) => r === broken).length, 1);
     });
 

@@ -1,0 +1,124 @@
+/**
+ * Graceful shutdown on the embedded default (the built server, its own PostgreSQL, the inline
+ * queue), with real sphinx transcriptions: SIGTERM hands a running job back without spending an
+ * attempt, open event streams end instead of holding the process, and deleting a recording stops
+ * the engine transcribing it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FakeServer } from '../helpers/fake-llm.js';
+import { isAlive, readEventStream, startServer, stopServer, tempDir, waitForExit, waitUntil, type RunningServer } from '../helpers/server-process.js';
+import { ApiClient, assertCleanShutdown, enginesOf, longRecording, stallingLlm } from './shutdown-support.js';
+
+const TIMEOUT = { timeout: 420_000 };
+
+describe('graceful shutdown on the embedded default', () => {
+  const dataDir = tempDir('shutdown');
+  const env = {
+    STT_ENGINE: 'sphinx',
+    SECRET_KEY: 'shutdown-test-secret-that-is-long-enough',
+    // 'job interrupted; it will resume' is logged at info.
+    LOG_LEVEL: 'info',
+    // Running jobs get half of it to finish: 4 s, far less than sphinx needs for the long recording.
+    SHUTDOWN_TIMEOUT_MS: '8000',
+    RATE_LIMIT_MAX: '1000000',
+  };
+  let llm: FakeServer;
+  let wav = '';
+  let server: RunningServer | undefined;
+  let client: ApiClient | undefined;
+  let interrupted: { recordingId: string; jobId: string } | undefined;
+
+  before(async () => {
+    wav = longRecording();
+    llm = await stallingLlm();
+  });
+
+  after(async () => {
+    if (server && server.proc.exitCode === null && server.proc.signalCode === null) await stopServer(server);
+    await llm?.close();
+  });
+
+  test('deleting a recording mid-transcription stops its engine and cancels the job', TIMEOUT, async () => {
+    server = await startServer(dataDir, env);
+    client = await ApiClient.register(server, 'shutdown@example.com');
+    const recordingId = await client.upload(wav);
+    const jobId = await client.transcribe(recordingId);
+    const engines = await enginesOf(server);
+
+    await client.deleteRecording(recordingId);
+    await waitUntil(`the engine to stop after the delete (pids ${engines.join(', ')})`, () => !engines.some(isAlive), 15_000);
+    assert.equal((await client.job(jobId)).status, 'cancelled');
+  });
+
+  test('SIGTERM mid-transcription, its event stream open: exit 0, the job handed back, the stream ended', TIMEOUT, async () => {
+    assert.ok(server && client, 'the server did not start');
+    const running = server;
+    const recordingId = await client.upload(wav);
+    const jobId = await client.transcribe(recordingId);
+    const engines = await enginesOf(running);
+    const stream = await readEventStream(`${running.base}/api/v1/jobs/${jobId}/events`, { headers: client.auth });
+    await stream.next('progress');
+
+    running.proc.kill('SIGTERM');
+    const exit = await waitForExit(running);
+    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await stream.ended;
+    assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
+    assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
+    assert.ok(!engines.some(isAlive), 'the engine stopped with the server');
+    assert.match(running.output(), /job interrupted; it will resume/, 'the job was interrupted, not finished, in the grace period');
+    assertCleanShutdown(running);
+    interrupted = { recordingId, jobId };
+  });
+
+  test('open event streams (a job’s, a streamed answer) do not hold shutdown open', TIMEOUT, async () => {
+    assert.ok(client && interrupted, 'the earlier steps did not complete');
+    // No workers: the handed-back job stays queued, so its stream stays open. The shutdown budget
+    // is far longer than waitForExit's: a stream holding the process fails the test.
+    server = await startServer(dataDir, {
+      ...env,
+      RUN_WORKERS: 'false',
+      SHUTDOWN_TIMEOUT_MS: '120000',
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: `${llm.origin}/v1`,
+    });
+    const running = server;
+    client.server = running;
+    const jobEvents = await readEventStream(`${running.base}/api/v1/jobs/${interrupted.jobId}/events`, { headers: client.auth });
+    const answer = await readEventStream(`${running.base}/api/v1/chat/completion`, {
+      method: 'POST',
+      headers: { ...client.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'What was said?', stream: true }),
+    });
+    await jobEvents.next('progress');
+    await answer.next('delta');
+    assert.ok(!jobEvents.isEnded() && !answer.isEnded(), 'both streams are open at SIGTERM');
+
+    running.proc.kill('SIGTERM');
+    const exit = await waitForExit(running);
+    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await Promise.all([jobEvents.ended, answer.ended]);
+    for (const stream of [jobEvents, answer]) {
+      assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
+      assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
+    }
+    await llm.requests.at(-1)?.closedEarly;
+    assertCleanShutdown(running);
+  });
+
+  test('after a restart the handed-back job completes once, its interrupted attempt not counted', TIMEOUT, async () => {
+    assert.ok(client && interrupted, 'the earlier steps did not complete');
+    server = await startServer(dataDir, env);
+    const running = server;
+    client.server = running;
+    const job = await client.finished(interrupted.jobId);
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    assert.equal(job.attempts, 1, 'the attempt SIGTERM interrupted is not counted');
+    await client.assertTranscribedOnce(interrupted.recordingId, job);
+
+    const exit = await stopServer(running);
+    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    assertCleanShutdown(running);
+  });
+});

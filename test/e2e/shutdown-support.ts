@@ -1,0 +1,126 @@
+/** What the graceful-shutdown suites share: a long recording, a stalling chat provider, and API calls. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { audioForm, librivoxClips } from '../helpers/audio.js';
+import { fakeServer, sse, startSse, type FakeServer } from '../helpers/fake-llm.js';
+import { call, descendantsRunning, tempDir, waitUntil, type Child, type RunningServer } from '../helpers/server-process.js';
+
+export const SPHINX = 'pocketsphinx_continuous';
+
+/**
+ * The five LibriVox clips, four times over: ~100 s of speech, which sphinx takes far longer than
+ * the shutdown grace periods used here to transcribe, even on a fast machine.
+ */
+export function longRecording(): string {
+  const wav = path.join(tempDir('audio'), 'long.wav');
+  const clips = librivoxClips().map((c) => c.wavPath);
+  execFileSync('sox', [...clips, ...clips, ...clips, ...clips, wav]);
+  return wav;
+}
+
+/** An OpenAI-compatible provider that sends one token, then holds the answer open until hung up on. */
+export function stallingLlm(): Promise<FakeServer> {
+  return fakeServer((_request, res) => {
+    startSse(res);
+    sse(res, null, {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'gpt-test',
+      choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' }, finish_reason: null }],
+    });
+  });
+}
+
+export interface JobView {
+  status: string;
+  attempts: number;
+  result: { transcription_id: string } | null;
+}
+
+/** One user's calls to a running API. */
+export class ApiClient {
+  constructor(
+    public server: RunningServer,
+    readonly token: string,
+  ) {}
+
+  static async register(server: RunningServer, email: string): Promise<ApiClient> {
+    const reg = await call(server, 'POST', '/api/v1/auth/register', { body: { email, password: 'a long enough password' } });
+    assert.equal(reg.status, 201, JSON.stringify(reg.body));
+    return new ApiClient(server, (reg.body as { access_token: string }).access_token);
+  }
+
+  get auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  async upload(wav: string): Promise<string> {
+    const res = await fetch(`${this.server.base}/api/v1/audio/upload`, {
+      method: 'POST',
+      headers: this.auth,
+      body: audioForm(await readFile(wav), path.basename(wav), { language: 'en' }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async transcribe(recordingId: string): Promise<string> {
+    const res = await call(this.server, 'POST', `/api/v1/audio/${recordingId}/transcribe`, { token: this.token, body: {} });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return (res.body as { job_id: string }).job_id;
+  }
+
+  async deleteRecording(recordingId: string): Promise<void> {
+    const res = await call(this.server, 'DELETE', `/api/v1/audio/${recordingId}`, { token: this.token });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+  }
+
+  async job(id: string): Promise<JobView> {
+    const res = await call(this.server, 'GET', `/api/v1/jobs/${id}`, { token: this.token });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body as JobView;
+  }
+
+  /** Waits for the job to leave queued and running. */
+  finished(id: string, ms = 300_000): Promise<JobView> {
+    return waitUntil(
+      `job ${id} to finish`,
+      async () => {
+        const job = await this.job(id);
+        return job.status === 'queued' || job.status === 'running' ? null : job;
+      },
+      ms,
+    );
+  }
+
+  /** The recording's latest transcription: completed, with one set of segments numbered from 0. */
+  async assertTranscribedOnce(recordingId: string, job: JobView): Promise<void> {
+    const t = await call(this.server, 'GET', `/api/v1/audio/${recordingId}/transcription`, { token: this.token });
+    const transcription = t.body as { id: string; status: string; segments: { index: number }[] };
+    assert.equal(transcription.id, job.result?.transcription_id);
+    assert.equal(transcription.status, 'completed');
+    assert.ok(transcription.segments.length > 0);
+    assert.deepEqual(
+      transcription.segments.map((s) => s.index),
+      transcription.segments.map((_, i) => i),
+      'one set of segments',
+    );
+  }
+}
+
+/** The engine processes running under `process`, once there are any. */
+export function enginesOf(process: Child): Promise<number[]> {
+  return waitUntil(`${SPHINX} to run under pid ${process.proc.pid}\n${process.output().slice(-3_000)}`, () => {
+    const pids = descendantsRunning(process.proc.pid!, SPHINX);
+    return pids.length > 0 ? pids : null;
+  });
+}
+
+/** A graceful stop: nothing used the database after it closed, and nothing ran out the clock. */
+export function assertCleanShutdown(process: Child): void {
+  assert.doesNotMatch(process.output(), /Cannot use a pool after calling end/, 'a query ran after the database closed');
+  assert.doesNotMatch(process.output(), /did not finish in time|did not stop in time/);
+}

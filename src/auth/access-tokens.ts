@@ -1,4 +1,4 @@
-import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify, type CryptoKey } from 'jose';
+import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
 import { errors } from '../http/errors.js';
 import { isUuid, newId } from '../db/ids.js';
@@ -6,6 +6,21 @@ import { isUuid, newId } from '../db/ids.js';
 export interface IssuedAccessToken {
   token: string;
   expiresIn: number;
+}
+
+/** Who an access token speaks for: the account, and the log-in (refresh-token family) it belongs to. */
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+}
+
+/**
+ * Fixes an access token's `iat` and `jti`, which otherwise are now and a fresh id. The same values
+ * sign the same token again: a refresh answered twice within the reuse grace returns one pair.
+ */
+export interface IssueAt {
+  issuedAtMs: number;
+  tokenId: string;
 }
 
 /** What a non-access token made by AccessTokens is for (its `typ` claim). */
@@ -32,8 +47,9 @@ export class AccessTokens {
     this.key.catch(() => undefined);
   }
 
-  async issue(userId: string): Promise<IssuedAccessToken> {
-    return this.sign(userId, 'access', this.config.accessTokenExpireMinutes * 60);
+  /** An access token of one log-in: its `sid` is checked against revocation on every use. */
+  async issue(claims: AccessClaims, at?: IssueAt): Promise<IssuedAccessToken> {
+    return this.sign(claims.userId, 'access', this.config.accessTokenExpireMinutes * 60, { sid: claims.sessionId }, at);
   }
 
   /**
@@ -44,15 +60,22 @@ export class AccessTokens {
     return this.sign(userId, purpose, Math.min(maxSeconds, this.config.accessTokenExpireMinutes * 60));
   }
 
-  private async sign(userId: string, typ: 'access' | TokenPurpose, expiresIn: number): Promise<IssuedAccessToken> {
-    const token = await new SignJWT({ typ })
+  private async sign(
+    userId: string,
+    typ: 'access' | TokenPurpose,
+    expiresIn: number,
+    extra: Record<string, string> = {},
+    at?: IssueAt,
+  ): Promise<IssuedAccessToken> {
+    const issuedAt = Math.floor((at?.issuedAtMs ?? Date.now()) / 1000);
+    const token = await new SignJWT({ typ, ...extra })
       .setProtectedHeader({ alg: this.config.algorithm, typ: 'JWT' })
       .setSubject(userId)
       .setIssuer(this.config.jwtIssuer)
       .setAudience(this.config.jwtAudience)
-      .setIssuedAt()
-      .setJti(newId())
-      .setExpirationTime(`${expiresIn}s`)
+      .setIssuedAt(issuedAt)
+      .setJti(at?.tokenId ?? newId())
+      .setExpirationTime(issuedAt + expiresIn)
       .sign(await this.key);
     return { token, expiresIn };
   }
@@ -67,19 +90,24 @@ export class AccessTokens {
   }
 
   /**
-   * Access tokens already verified, until they expire. A busy client sends the same token with
-   * every request, and checking its signature again gives the same answer until `exp` (the only
-   * claim whose check depends on the time): a lookup by the exact token text replaces the check.
+   * Access tokens whose signature was already verified, until they expire. A busy client sends the
+   * same token with every request, and checking its signature again gives the same answer until
+   * `exp` (the only claim whose check depends on the time): a lookup by the exact token text
+   * replaces the check. It says nothing about revocation: callers check the session
+   * (AuthService.authenticate) on every use, remembered or not.
    */
-  private readonly verified = new Map<string, { userId: string; expiresAtMs: number }>();
+  private readonly verified = new Map<string, AccessClaims & { expiresAtMs: number }>();
 
-  async verify(token: string): Promise<{ userId: string }> {
+  async verify(token: string): Promise<AccessClaims> {
     const known = this.verified.get(token);
-    if (known && known.expiresAtMs > Date.now()) return { userId: known.userId };
-    const { userId, exp } = await this.verifyTyp(token, 'access');
+    if (known && known.expiresAtMs > Date.now()) return { userId: known.userId, sessionId: known.sessionId };
+    const { userId, exp, payload } = await this.verifyTyp(token, 'access');
+    // Every access token belongs to a log-in; one without (or made before sessions existed) cannot be revoked.
+    if (typeof payload.sid !== 'string' || !isUuid(payload.sid)) throw errors.invalidToken();
+    const claims = { userId, sessionId: payload.sid };
     if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.clear();
-    this.verified.set(token, { userId, expiresAtMs: exp * 1000 });
-    return { userId };
+    this.verified.set(token, { ...claims, expiresAtMs: exp * 1000 });
+    return claims;
   }
 
   /** Verifies a token made by issueFor(purpose); access tokens and other purposes are refused. */
@@ -87,7 +115,10 @@ export class AccessTokens {
     return { userId: (await this.verifyTyp(token, purpose)).userId };
   }
 
-  private async verifyTyp(token: string, typ: 'access' | TokenPurpose): Promise<{ userId: string; exp: number }> {
+  private async verifyTyp(
+    token: string,
+    typ: 'access' | TokenPurpose,
+  ): Promise<{ userId: string; exp: number; payload: JWTPayload }> {
     try {
       const { payload } = await jwtVerify(token, await this.key, {
         algorithms: [this.config.algorithm],
@@ -99,7 +130,7 @@ export class AccessTokens {
       if (payload.typ !== typ || typeof payload.sub !== 'string' || !isUuid(payload.sub) || typeof payload.exp !== 'number') {
         throw errors.invalidToken();
       }
-      return { userId: payload.sub, exp: payload.exp };
+      return { userId: payload.sub, exp: payload.exp, payload };
     } catch (error) {
       throw tokenError(error);
     }

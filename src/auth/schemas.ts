@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { API_KEY_SCOPES } from './scopes.js';
 
 export const Email = Type.String({ format: 'email', maxLength: 320 });
 export const Password = Type.String({ minLength: 8, maxLength: 1024 });
@@ -36,6 +37,7 @@ export const ApiKey = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),
   prefix: Type.String({ description: 'The first characters of the key, to recognise it' }),
+  scopes: Type.Array(Type.String(), { description: 'What the key may do beyond acting as its owner' }),
   created_at: Type.String({ format: 'date-time' }),
   expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -50,5 +52,15 @@ export const CreatedApiKey = Type.Object({
 export const CreateApiKeyBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  scopes: Type.Optional(
+    Type.Array(Type.Enum(API_KEY_SCOPES), {
+      maxItems: API_KEY_SCOPES.length,
+      uniqueItems: true,
+      description:
+        'What the key may do beyond acting as its owner. Without `keys:manage` (the default) a key cannot ' +
+        'create, list or revoke API keys, nor change other credentials: that is for interactive log-ins. ' +
+        'A key that has `keys:manage` may give it to the keys it creates.',
+    }),
+  ),
 });
 

@@ -71,9 +71,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
     }),
   );
 
+  // The probes are never rate limited: an orchestrator must not see a busy client as a dead process.
   app.get(
     '/liveness',
     {
+      config: { rateLimit: false },
       schema: {
         tags,
         summary: 'The process is up (no dependencies checked)',
@@ -86,6 +88,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
   app.get(
     '/readiness',
     {
+      config: { rateLimit: false },
       schema: {
         tags,
         summary: 'Dependencies answer; 503 names the check that failed',

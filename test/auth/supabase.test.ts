@@ -18,6 +18,7 @@ import {
   describeEachKind,
   nowSeconds,
   secretKey,
+  sessionOf,
   signHmac,
   unsignedToken,
 } from './support.js';
@@ -209,7 +210,7 @@ describeEachDatabase(
       const { app } = ctx();
       const user = await registerUser(app, 'cross');
       // Claims to be ours but is signed with the Supabase secret.
-      const forgedOurs = await signHmac({ sub: user.userId, secret: SUPABASE_SECRET });
+      const forgedOurs = await signHmac({ sub: user.userId, sid: sessionOf(user.accessToken), secret: SUPABASE_SECRET });
       assertBearerRejected(await me(app, forgedOurs), 'invalid_token');
       // Supabase-shaped but signed with our SECRET_KEY.
       const forgedTheirs = await hs({}, TEST_SECRET);

@@ -31,13 +31,15 @@ export interface SignOptions {
   /** Absolute exp in seconds since the epoch; null leaves it out. */
   exp?: number | null;
   sub?: string | null;
+  /** The log-in (refresh-token family) the token belongs to; a live one is needed to be accepted. */
+  sid?: string;
   claims?: JWTPayload;
 }
 
 /** An HMAC-signed JWT shaped like our access tokens unless told otherwise. */
 export async function signHmac(options: SignOptions = {}): Promise<string> {
   const now = nowSeconds();
-  const jwt = new SignJWT({ typ: 'access', ...options.claims })
+  const jwt = new SignJWT({ typ: 'access', ...(options.sid ? { sid: options.sid } : {}), ...options.claims })
     .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
     .setIssuedAt(now);
   const sub = options.sub === undefined ? '00000000-0000-7000-8000-000000000000' : options.sub;
@@ -72,6 +74,13 @@ export function claimsOf(token: string): JWTPayload {
   return decodeJwt(token);
 }
 
+/** The log-in an issued access token belongs to (its `sid`). */
+export function sessionOf(accessToken: string): string {
+  const { sid } = decodeJwt(accessToken);
+  assert.equal(typeof sid, 'string', 'an access token carries its session id');
+  return sid as string;
+}
+
 /** Asserts an RFC 9457 problem reply with our stable code. */
 export function assertProblem(res: Response, status: number, code: string): Record<string, unknown> {
   assert.equal(res.statusCode, status, res.body);
@@ -99,5 +108,17 @@ export function assertBearerRejected(res: Response, code: string): Record<string
 export function describeEachKind(name: string, body: (kind: DbKind) => void): void {
   for (const kind of DB_KINDS) {
     describe(`${name} [${kind}]`, () => body(kind));
+  }
+}
+
+/**
+ * Polls `check` until it returns true, failing after `timeoutMs`: for conditions another process
+ * (or a clock) makes true, never a fixed sleep.
+ */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

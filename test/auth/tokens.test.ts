@@ -3,18 +3,22 @@ import { test } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describeEachDatabase } from '../helpers/app.js';
 import { TEST_SECRET } from '../helpers/config.js';
-import { bearer, registerUser } from '../helpers/factory.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
 import {
   assertBearerRejected,
   claimsOf,
   nowSeconds,
   secretKey,
   signHmac,
+  sessionOf,
   tamperSignature,
   unsignedToken,
 } from './support.js';
 
 const ME = '/api/v1/auth/me';
+
+/** The claims that make a token signed here the user's own: its subject and a live log-in. */
+const ours = (user: TestUser) => ({ sub: user.userId, sid: sessionOf(user.accessToken) });
 const AUDIO = '/api/v1/audio/';
 
 describeEachDatabase('auth: access tokens', (ctx) => {
@@ -49,7 +53,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
   test('a token signed here with the test secret and the right claims is accepted (control for the rest)', async () => {
     const { app } = ctx();
     const user = await registerUser(app, 'control');
-    const token = await signHmac({ sub: user.userId });
+    const token = await signHmac(ours(user));
     const me = await app.inject({ method: 'GET', url: ME, headers: bearer(token) });
     assert.equal(me.statusCode, 200, me.body);
     assert.equal(me.json().id, user.userId);
@@ -61,13 +65,13 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const { app } = ctx();
     const user = await registerUser(app, 'expired');
     const now = nowSeconds();
-    const token = await signHmac({ sub: user.userId, exp: now - 60, claims: { iat: now - 3600 } });
+    const token = await signHmac({ ...ours(user), exp: now - 60, claims: { iat: now - 3600 } });
     for (const url of [ME, AUDIO]) {
       const res = await app.inject({ method: 'GET', url, headers: bearer(token) });
       assertBearerRejected(res, 'token_expired');
     }
     // Just expired counts too: no silent leeway.
-    const justNow = await signHmac({ sub: user.userId, exp: now - 1 });
+    const justNow = await signHmac({ ...ours(user), exp: now - 1 });
     assertBearerRejected(await app.inject({ method: 'GET', url: ME, headers: bearer(justNow) }), 'token_expired');
   });
 
@@ -77,7 +81,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const tampered = tamperSignature(user.accessToken);
     assertBearerRejected(await app.inject({ method: 'GET', url: ME, headers: bearer(tampered) }), 'invalid_token');
 
-    const otherSecret = await signHmac({ sub: user.userId, secret: 'another-secret-that-is-long-enough-for-hs256' });
+    const otherSecret = await signHmac({ ...ours(user), secret: 'another-secret-that-is-long-enough-for-hs256' });
     assertBearerRejected(await app.inject({ method: 'GET', url: ME, headers: bearer(otherSecret) }), 'invalid_token');
 
     // A valid signature over different claims: swap in another user's payload.
@@ -93,7 +97,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const user = await registerUser(app, 'none');
     const now = nowSeconds();
     const payload = {
-      sub: user.userId,
+      ...ours(user),
       iss: 'transcribo',
       aud: 'transcribo',
       typ: 'access',
@@ -117,7 +121,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const { app } = ctx();
     const user = await registerUser(app, 'iss');
     for (const issuer of ['someone-else', 'Transcribo', 'transcribo ', null]) {
-      const token = await signHmac({ sub: user.userId, issuer });
+      const token = await signHmac({ ...ours(user), issuer });
       const res = await app.inject({ method: 'GET', url: ME, headers: bearer(token) });
       assertBearerRejected(res, 'invalid_token');
     }
@@ -127,7 +131,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const { app } = ctx();
     const user = await registerUser(app, 'aud');
     for (const audience of ['authenticated', 'someone-else', null]) {
-      const token = await signHmac({ sub: user.userId, audience });
+      const token = await signHmac({ ...ours(user), audience });
       const res = await app.inject({ method: 'GET', url: ME, headers: bearer(token) });
       assertBearerRejected(res, 'invalid_token');
     }
@@ -137,7 +141,7 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const { app } = ctx();
     const user = await registerUser(app, 'alg');
     for (const alg of ['HS512', 'HS384']) {
-      const token = await signHmac({ sub: user.userId, alg });
+      const token = await signHmac({ ...ours(user), alg });
       assert.equal(decodeProtectedHeader(token).alg, alg);
       const res = await app.inject({ method: 'GET', url: ME, headers: bearer(token) });
       assertBearerRejected(res, 'invalid_token');
@@ -149,9 +153,9 @@ describeEachDatabase('auth: access tokens', (ctx) => {
     const user = await registerUser(app, 'shape');
     const tokens = [
       await signHmac({ sub: null }),
-      await signHmac({ sub: user.userId, exp: null }),
-      await signHmac({ sub: user.userId, claims: { typ: 'refresh' } }),
-      await signHmac({ sub: user.userId, claims: { typ: undefined } }),
+      await signHmac({ ...ours(user), exp: null }),
+      await signHmac({ ...ours(user), claims: { typ: 'refresh' } }),
+      await signHmac({ ...ours(user), claims: { typ: undefined } }),
     ];
     for (const token of tokens) {
       const res = await app.inject({ method: 'GET', url: ME, headers: bearer(token) });
@@ -216,7 +220,7 @@ describeEachDatabase(
     test('with ALGORITHM=HS512 an HS256 token is refused even with the right secret and claims', async () => {
       const { app } = ctx();
       const user = await registerUser(app, 'hs256-refused');
-      const claims = { sub: user.userId, issuer: 'custom-issuer', audience: 'custom-audience' };
+      const claims = { ...ours(user), issuer: 'custom-issuer', audience: 'custom-audience' };
       const good = await signHmac({ ...claims, alg: 'HS512' });
       assert.equal((await app.inject({ method: 'GET', url: ME, headers: bearer(good) })).statusCode, 200);
       const hs256 = await signHmac({ ...claims, alg: 'HS256' });
@@ -226,7 +230,7 @@ describeEachDatabase(
     test('the default issuer and audience are refused once others are configured', async () => {
       const { app } = ctx();
       const user = await registerUser(app, 'default-claims');
-      const defaults = await signHmac({ sub: user.userId, alg: 'HS512' });
+      const defaults = await signHmac({ ...ours(user), alg: 'HS512' });
       assertBearerRejected(await app.inject({ method: 'GET', url: ME, headers: bearer(defaults) }), 'invalid_token');
     });
   },

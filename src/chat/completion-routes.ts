@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import type { JobQueue } from '../jobs/queue.js';
@@ -6,8 +7,8 @@ import { asSystem } from '../db/scope.js';
 import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import type { CompletionService } from './completion.js';
-import { AsyncCompletionResponse, CompletionBody, CompletionResponse } from './completion-schemas.js';
-import { abortOnDisconnect, openEventStream, wantsEventStream } from '../http/sse.js';
+import { AsyncCompletionResponse, CompletionBody, CompletionResponse, LIMITS_DOC } from './completion-schemas.js';
+import { abortOnDisconnect, respondWithEventStream, wantsEventStream } from '../http/sse.js';
 
 const tags = ['chat'];
 
@@ -37,14 +38,18 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
         description:
           'Answers from the transcript (whole when it fits the context budget, else the passages that match the ' +
           'question), citing segments with their times. Stored in a session: a new one unless `session_id` is given. ' +
-          STREAM_DOC,
+          STREAM_DOC +
+          LIMITS_DOC,
         body: CompletionBody,
         response: {
           200: {
             description: 'The answer (JSON), or an event stream when asked for',
-            content: { 'application/json': { schema: CompletionResponse }, 'text/event-stream': { schema: CompletionResponse } },
+            content: {
+              'application/json': { schema: CompletionResponse },
+              'text/event-stream': { schema: Type.String({ description: '`delta`, then `done` or `error` events, as described above' }) },
+            },
           },
-          ...problemResponses(401, 404, 409, 422, 429, 502, 503, 504),
+          ...problemResponses(401, 404, 409, 413, 422, 429, 502, 503, 504),
         },
       },
     },
@@ -54,18 +59,12 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
       if (!wantsEventStream(request, request.body.stream)) {
         return reply.send(await completion.complete(prepared, abortOnDisconnect(reply)));
       }
-      const stream = openEventStream(request, reply);
-      try {
-        for await (const event of completion.stream(prepared, stream.signal)) {
-          if (event.type === 'delta') stream.send('delta', { text: event.text });
-          else stream.send('done', event.result);
+      return respondWithEventStream(request, reply, async ({ signal, send }) => {
+        for await (const event of completion.stream(prepared, signal)) {
+          if (event.type === 'delta') send('delta', { text: event.text });
+          else send('done', event.result);
         }
-      } catch (error) {
-        stream.fail(error);
-      } finally {
-        stream.end();
-      }
-      return reply;
+      });
     },
   );
 
@@ -75,15 +74,19 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
       schema: {
         tags,
         summary: 'Ask the LLM in the background',
-        description: '202 with a job id; the answer appears on GET /api/v1/jobs/{id} (result.message_id) and in the session.',
+        description:
+          '202 with a job id; the answer appears on GET /api/v1/jobs/{id} (result.message_id) and in the session. ' +
+          'The prompt and the day\'s allowance are checked now; the job reserves its tokens when it runs, and fails ' +
+          'with `llm_quota_exceeded` when they no longer fit.',
         body: CompletionBody,
-        response: { 202: AsyncCompletionResponse, ...problemResponses(401, 404, 409, 422, 429, 503) },
+        response: { 202: AsyncCompletionResponse, ...problemResponses(401, 404, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
       const userId = userIdOf(request);
       options.queue.assertAvailable();
-      const prepared = await completion.prepare(userId, request.body);
+      // Checked now (404, 413, 429 at once); the job reserves its tokens when it runs.
+      const prepared = await completion.draft(userId, request.body);
       await prepared.store();
       const jobId = newId();
       await asSystem(options.db, 'queue the answer to a stored question', (tx) =>

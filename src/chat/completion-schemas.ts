@@ -1,6 +1,13 @@
 import { Type } from 'typebox';
 import { Citation } from './schemas.js';
 
+/** How every answer is bounded; for the descriptions of the routes that ask the model. */
+export const LIMITS_DOC =
+  ' The prompt (instructions, transcript, earlier turns, question) stays within LLM_CONTEXT_TOKENS: earlier turns ' +
+  'are dropped oldest first, and a message that does not fit with the instructions is 413 `llm_context_exceeded`. ' +
+  'Each call reserves its prompt and longest answer against LLM_DAILY_TOKEN_LIMIT before it is made: ' +
+  '429 `llm_quota_exceeded` (Retry-After: the next UTC day) when they do not fit.';
+
 export const LlmProvider = Type.Union([Type.Literal('openai'), Type.Literal('anthropic')]);
 
 export const CompletionBody = Type.Object({

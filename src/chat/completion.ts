@@ -1,19 +1,19 @@
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { LlmConfig, LlmProviderName } from '../config.js';
 import type { AppDatabase, Tx } from '../db/client.js';
-import { queryRows } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { chatMessages, chatSessions, llmUsage, recordings, transcriptSegments, transcriptions, type Citation } from '../db/schema.js';
+import { chatMessages, chatSessions, type Citation } from '../db/schema.js';
 import { asSystem, withUser } from '../db/scope.js';
-import { AppError, errors } from '../http/errors.js';
+import { errors } from '../http/errors.js';
 import { extractCitations } from './grounding/citations.js';
-import { trimHistory } from './grounding/history.js';
-import { buildGroundedMessages, groundedSystemPrompt } from './grounding/prompts.js';
-import { estimateMessagesTokens } from './grounding/tokens.js';
-import { formatSegments, selectContext, termOverlapRank, type GroundingSegment } from './grounding/transcript.js';
+import type { GroundingSegment } from './grounding/transcript.js';
+import { PromptBuilder, type Grounding } from './prompt-builder.js';
 import type { ChatProviderLookup } from './providers/index.js';
 import { enqueueEvent } from '../webhooks/service.js';
-import { ProviderError, type ChatProvider, type LlmMessage, type TokenUsage } from './providers/provider.js';
+import { ProviderError, type ChatProvider, type CompletionResult, type LlmMessage, type TokenUsage } from './providers/provider.js';
+import { providerAppError } from './providers/errors.js';
+import { chooseModel, type ModelChoice } from './model-choice.js';
+import { TokenQuota, withinReservation, type Reservation } from './quota.js';
 
 export interface CompletionInput {
   message: string;
@@ -35,16 +35,18 @@ export interface CompletionOutcome {
 
 export type CompletionStreamEvent = { type: 'delta'; text: string } | { type: 'done'; result: CompletionOutcome };
 
-/** Everything a completion needs, gathered and checked before the provider is called. */
-export interface PreparedCompletion {
+/** A question with its prompt, gathered and checked; nothing reserved, the provider not called. */
+export interface DraftCompletion {
   userId: string;
   sessionId: string;
   userMessageId: string;
   provider: ChatProvider;
   providerName: LlmProviderName;
   model: string;
+  /** Within LLM_CONTEXT_TOKENS (see PromptBuilder). */
   messages: LlmMessage[];
   segments: GroundingSegment[];
+  promptTokens: number;
   /**
    * Writes the question (and a new session), once however often it is called. It runs alongside
    * the provider request, so the first token does not wait for it; an answer is recorded only
@@ -53,39 +55,28 @@ export interface PreparedCompletion {
   store(): Promise<void>;
 }
 
-/** Where the model runs and what it may be asked, resolved from a request and the config. */
-export interface ModelChoice {
-  provider: ChatProvider;
-  providerName: LlmProviderName;
-  model: string;
+/** A draft whose cost is reserved against the user's daily allowance: ready for the provider. */
+export interface PreparedCompletion extends DraftCompletion {
+  reservation: Reservation;
 }
 
-const VARIABLES = 'set OPENAI_API_KEY (or OPENAI_BASE_URL for Ollama, vLLM, LM Studio) or ANTHROPIC_API_KEY, and optionally LLM_PROVIDER / LLM_MODEL';
-
-/** Provider failures as the user sees them: the provider's fault is 502, its silence 504. */
+/** Provider failures as the user sees them: the failure's code from the error list, with its Retry-After. */
 export function providerFailure(error: unknown): unknown {
-  if (!(error instanceof ProviderError)) return error;
-  switch (error.kind) {
-    case 'timeout':
-      return new AppError('llm_timeout', `The ${error.provider} model did not answer in time; try again`);
-    case 'transient':
-      return new AppError('llm_unavailable', `The ${error.provider} model is unavailable right now (${error.message}); try again shortly`);
-    case 'permanent':
-      return new AppError('llm_rejected', `The ${error.provider} model rejected the request: ${error.message}`);
-  }
-}
-
-function secondsUntilUtcMidnight(now = new Date()): number {
-  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
-  return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
+  return error instanceof ProviderError ? providerAppError(error) : error;
 }
 
 export class CompletionService {
+  readonly quota: TokenQuota;
+  private readonly prompts: PromptBuilder;
+
   constructor(
     private readonly db: AppDatabase,
     private readonly llm: LlmConfig,
     private readonly providers: ChatProviderLookup,
-  ) {}
+  ) {
+    this.quota = new TokenQuota(db, llm);
+    this.prompts = new PromptBuilder(db, llm);
+  }
 
   /** Whether a default provider is set up, so session messages get answers unless told otherwise. */
   configured(): boolean {
@@ -94,78 +85,41 @@ export class CompletionService {
 
   /** The provider and model for a request: the default, or an allow-listed provider:model pair. */
   chooseModel(provider?: LlmProviderName, model?: string): ModelChoice {
-    const providerName = provider ?? this.llm.provider;
-    if (!providerName) {
-      throw new AppError('llm_not_configured', `No LLM provider is configured: ${VARIABLES}`);
-    }
-    const chosenModel = model ?? (providerName === this.llm.provider ? this.llm.model : undefined);
-    if (!chosenModel) {
-      throw errors.validation(`Name the model to use with provider ${providerName}`, [{ field: 'model', message: 'is required with this provider' }]);
-    }
-    const isDefault = providerName === this.llm.provider && chosenModel === this.llm.model;
-    if (!isDefault && !this.llm.allowedModels.includes(`${providerName}:${chosenModel}`)) {
-      throw new AppError(
-        'model_not_allowed',
-        `${providerName}:${chosenModel} is not enabled here; allowed: ${[`${this.llm.provider}:${this.llm.model}`, ...this.llm.allowedModels].join(', ')} (LLM_ALLOWED_MODELS)`,
-      );
-    }
-    const instance = this.providers(providerName);
-    if (!instance) {
-      throw new AppError('llm_not_configured', `The ${providerName} provider has no API key or base URL: ${VARIABLES}`);
-    }
-    return { provider: instance, providerName, model: chosenModel };
+    return chooseModel(this.llm, this.providers, provider, model);
   }
 
-  /** 429 with Retry-After when the user's tokens for today (UTC) are spent. */
-  async assertWithinDailyLimit(tx: Tx, userId: string): Promise<void> {
-    const limit = this.llm.dailyTokenLimit;
-    if (limit <= 0) return;
-    const since = new Date();
-    since.setUTCHours(0, 0, 0, 0);
-    const [row] = await tx
-      .select({ spent: sql<string>`coalesce(sum(${llmUsage.inputTokens} + ${llmUsage.outputTokens}), 0)` })
-      .from(llmUsage)
-      .where(and(eq(llmUsage.userId, userId), gte(llmUsage.createdAt, since)));
-    const spent = Number(row?.spent ?? 0);
-    if (spent >= limit) {
-      const retry = secondsUntilUtcMidnight();
-      throw new AppError(
-        'llm_quota_exceeded',
-        `Today's LLM allowance of ${limit} tokens is used up (${spent} spent); it renews at 00:00 UTC`,
-        undefined,
-        { 'retry-after': String(retry) },
-      );
-    }
+  /** A question to answer now: checked, its prompt built and its cost reserved (413, 429 otherwise). */
+  async prepare(userId: string, input: CompletionInput): Promise<PreparedCompletion> {
+    return this.reserve(await this.draft(userId, input));
   }
 
   /**
-   * Checks everything and stores the user's message (in a new session when none is given), then
-   * builds the grounded prompt. The provider is not called yet.
+   * Checks everything (the session, the transcript, the prompt against LLM_CONTEXT_TOKENS, the
+   * day's allowance) and builds the grounded prompt; the question is stored by `store()`. A queued
+   * question stops here: its job reserves when it runs.
    */
-  async prepare(userId: string, input: CompletionInput): Promise<PreparedCompletion> {
+  async draft(userId: string, input: CompletionInput): Promise<DraftCompletion> {
     const choice = this.chooseModel(input.provider, input.model);
-    const nothingToRead = this.llm.dailyTokenLimit <= 0 && !input.session_id && !input.transcription_id;
-    // A fresh question without a transcript needs no read: skip the round trips of a transaction.
+    const nothingToRead = !this.quota.limited && !input.session_id && !input.transcription_id;
+    // A fresh question without a transcript or a limit needs no read: skip the round trips of a transaction.
     const read = nothingToRead
-      ? { session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[] }
+      ? { spent: 0, session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[] }
       : await withUser(this.db, userId, async (tx) => {
-      await this.assertWithinDailyLimit(tx, userId);
-      let session: typeof chatSessions.$inferSelect | undefined;
-      if (input.session_id) {
-        [session] = await tx.select().from(chatSessions).where(eq(chatSessions.id, input.session_id));
-        if (!session) throw errors.notFound('Chat session');
-      }
-      const transcriptionId = input.transcription_id ?? session?.transcriptionId ?? null;
-      const grounding = transcriptionId ? await this.loadTranscript(tx, transcriptionId) : null;
-      const history = session
-        ? await tx
-            .select({ role: chatMessages.role, content: chatMessages.content })
-            .from(chatMessages)
-            .where(eq(chatMessages.sessionId, session.id))
-            .orderBy(asc(chatMessages.id))
-        : [];
-      return { session, transcriptionId, grounding, history: history as LlmMessage[] };
-    });
+          const spent = this.quota.limited ? await this.quota.spentToday(tx, userId) : 0;
+          // A day already spent is refused before the transcript is read for nothing.
+          this.quota.allowance(spent, 0);
+          let session: typeof chatSessions.$inferSelect | undefined;
+          if (input.session_id) {
+            [session] = await tx.select().from(chatSessions).where(eq(chatSessions.id, input.session_id));
+            if (!session) throw errors.notFound('Chat session');
+          }
+          const transcriptionId = input.transcription_id ?? session?.transcriptionId ?? null;
+          const grounding: Grounding | null = transcriptionId ? await this.prompts.loadTranscript(tx, transcriptionId) : null;
+          const history = session ? await this.prompts.loadHistory(tx, session.id) : [];
+          return { spent, session, transcriptionId, grounding, history };
+        });
+    const built = await this.prompts.build(userId, input.message, read.history, read.grounding);
+    this.quota.allowance(read.spent, built.promptTokens);
     const sessionId = read.session?.id ?? newId();
     const userMessageId = newId();
     let stored: Promise<void> | undefined;
@@ -179,36 +133,45 @@ export class CompletionService {
         }
         await tx.insert(chatMessages).values({ id: userMessageId, userId, sessionId, role: 'user', content: input.message });
       }));
-    const messages = await this.buildMessages(userId, input.message, read.history, read.grounding);
-    return {
-      userId,
-      sessionId,
-      userMessageId,
-      provider: choice.provider,
-      providerName: choice.providerName,
-      model: choice.model,
-      messages: messages.messages,
-      segments: messages.segments,
-      store,
-    };
+    return { userId, sessionId, userMessageId, ...choice, ...built, store };
+  }
+
+  /** Reserves the draft's prompt and longest answer against the user's allowance for today (429 when it does not fit). */
+  async reserve(draft: DraftCompletion): Promise<PreparedCompletion> {
+    const reservation = await this.quota.reserve({
+      userId: draft.userId,
+      purpose: 'chat',
+      provider: draft.providerName,
+      model: draft.model,
+      promptTokens: draft.promptTokens,
+    });
+    return { ...draft, reservation };
+  }
+
+  /**
+   * One provider call for a prepared completion, answering in at most what was reserved. `signal`
+   * aborts it; `client` (default: the same) is whoever waits for the answer, whose going away
+   * means the call is charged rather than given back. The answer is not recorded here.
+   */
+  ask(prepared: PreparedCompletion, signal: AbortSignal, client: AbortSignal = signal): Promise<CompletionResult> {
+    return withinReservation(prepared.reservation, client, (maxTokens) =>
+      prepared.provider.complete({ model: prepared.model, messages: prepared.messages, maxTokens, signal }),
+    ).catch((error: unknown) => {
+      throw providerFailure(error);
+    });
   }
 
   async complete(prepared: PreparedCompletion, signal: AbortSignal): Promise<CompletionOutcome> {
     const started = performance.now();
     const storing = new AbortController();
-    const answer = prepared.provider.complete({
-      model: prepared.model,
-      messages: prepared.messages,
-      maxTokens: this.llm.maxOutputTokens,
-      signal: AbortSignal.any([signal, storing.signal]),
-    });
+    const answer = this.ask(prepared, AbortSignal.any([signal, storing.signal]), signal);
     const stored = storeAlongside(prepared, storing);
     let result;
     try {
       result = await answer;
     } catch (error) {
       await stored;
-      throw providerFailure(error);
+      throw error;
     }
     await stored;
     return this.record(prepared, result.content, result.usage, result.model, performance.now() - started);
@@ -221,17 +184,19 @@ export class CompletionService {
     // Written while the provider thinks; measured faster than writing after the first token.
     const stored = storeAlongside(prepared, storing);
     let content = '';
+    let answered = false;
     try {
       for await (const event of prepared.provider.stream({
         model: prepared.model,
         messages: prepared.messages,
-        maxTokens: this.llm.maxOutputTokens,
+        maxTokens: prepared.reservation.maxOutputTokens,
         signal: AbortSignal.any([signal, storing.signal]),
       })) {
         if (event.type === 'delta') {
           content += event.text;
           yield event;
         } else {
+          answered = true;
           await stored;
           yield { type: 'done', result: await this.record(prepared, content, event.usage, event.model, performance.now() - started) };
         }
@@ -239,10 +204,13 @@ export class CompletionService {
     } catch (error) {
       await stored;
       throw providerFailure(error);
+    } finally {
+      // Failed, cut short by the client, or stopped by the consumer: charge what was streamed.
+      if (!answered) await prepared.reservation.abandon({ interrupted: signal.aborted, received: content });
     }
   }
 
-  /** Stores the answer (only citations that exist in the transcript) and its token usage. */
+  /** Stores the answer (only citations that exist in the transcript) and settles its reservation to the real usage. */
   async record(
     prepared: PreparedCompletion,
     answer: string,
@@ -267,7 +235,7 @@ export class CompletionService {
         latencyMs: Math.round(latencyMs),
         citations,
       });
-      await recordUsage(t, prepared.userId, 'chat', prepared.providerName, model, usage);
+      await prepared.reservation.settle(usage, model, t);
       await enqueueEvent(t, prepared.userId, 'chat.completed', { session_id: prepared.sessionId, message_id: messageId });
     };
     if (tx) await write(tx);
@@ -284,115 +252,33 @@ export class CompletionService {
   }
 
   /**
-   * Rebuilds a prepared completion from what is stored (for the async job): the session's
-   * messages up to and including the user's, and its transcript.
+   * Rebuilds a queued question's draft from what is stored (for the async job): the session's
+   * messages before the user's, the question itself, and its transcript.
    */
-  async reload(userId: string, sessionId: string, userMessageId: string, choice: { provider?: LlmProviderName; model?: string }) {
+  async reload(
+    userId: string,
+    sessionId: string,
+    userMessageId: string,
+    choice: { provider?: LlmProviderName; model?: string },
+  ): Promise<DraftCompletion | null> {
     const resolved = this.chooseModel(choice.provider, choice.model);
     const stored = await asSystem(this.db, 'an async chat job reloads its session', async (tx) => {
       const [session] = await tx.select().from(chatSessions).where(and(eq(chatSessions.id, sessionId), eq(chatSessions.userId, userId)));
       if (!session) return null;
-      const all = await tx
-        .select({ id: chatMessages.id, role: chatMessages.role, content: chatMessages.content })
+      const [question] = await tx
+        .select({ content: chatMessages.content })
         .from(chatMessages)
-        .where(eq(chatMessages.sessionId, sessionId))
-        .orderBy(asc(chatMessages.id));
-      const at = all.findIndex((m) => m.id === userMessageId);
-      if (at < 0) return null;
-      const grounding = session.transcriptionId ? await this.loadTranscript(tx, session.transcriptionId).catch(() => null) : null;
-      return { question: all[at]!.content, history: all.slice(0, at) as LlmMessage[], grounding };
+        .where(and(eq(chatMessages.id, userMessageId), eq(chatMessages.sessionId, sessionId)));
+      if (!question) return null;
+      const history = await this.prompts.loadHistory(tx, sessionId, userMessageId);
+      const grounding = session.transcriptionId ? await this.prompts.loadTranscript(tx, session.transcriptionId).catch(() => null) : null;
+      return { question: question.content, history, grounding };
     });
     if (!stored) return null;
-    const built = await this.buildMessages(userId, stored.question, stored.history, stored.grounding);
-    return {
-      userId,
-      sessionId,
-      userMessageId,
-      ...resolved,
-      messages: built.messages,
-      segments: built.segments,
-      // The question was stored when the job was queued.
-      store: () => Promise.resolve(),
-    };
+    const built = await this.prompts.build(userId, stored.question, stored.history, stored.grounding);
+    // The question was stored when the job was queued.
+    return { userId, sessionId, userMessageId, ...resolved, ...built, store: () => Promise.resolve() };
   }
-
-  private async loadTranscript(tx: Tx, transcriptionId: string) {
-    const [row] = await tx
-      .select({ id: transcriptions.id, status: transcriptions.status, language: transcriptions.language, title: recordings.title })
-      .from(transcriptions)
-      .innerJoin(recordings, eq(recordings.id, transcriptions.recordingId))
-      .where(eq(transcriptions.id, transcriptionId));
-    if (!row) throw errors.notFound('Transcription');
-    if (row.status !== 'completed') {
-      throw new AppError('transcription_not_ready', `The transcription is ${row.status}; ask again once it is completed`);
-    }
-    const segments = await groundingSegments(tx, transcriptionId);
-    return { transcriptionId, title: row.title, language: row.language, segments };
-  }
-
-  private async buildMessages(
-    userId: string,
-    question: string,
-    history: LlmMessage[],
-    grounding: { transcriptionId: string; title: string; language: string | null; segments: GroundingSegment[] } | null,
-  ): Promise<{ messages: LlmMessage[]; segments: GroundingSegment[] }> {
-    const budget = this.llm.contextTokens;
-    if (!grounding) {
-      const system: LlmMessage = {
-        role: 'system',
-        content: 'You are a helpful assistant. Answer in the language of the question unless asked otherwise.',
-      };
-      return { messages: trimHistory([system, ...history, { role: 'user', content: question }], budget), segments: [] };
-    }
-    const context = await selectContext(grounding.segments, question, budget, (q, segments) =>
-      this.rankSegments(userId, grounding.transcriptionId, q, segments),
-    );
-    const system = groundedSystemPrompt({ title: grounding.title, language: grounding.language, mode: context.mode });
-    const base = buildGroundedMessages({ system, transcriptBlock: formatSegments(context.segments), history: [], question });
-    // History gets what the transcript and question leave of the budget, newest turns first.
-    const room = Math.max(0, budget - estimateMessagesTokens(base));
-    const kept = trimHistory(history, room);
-    return {
-      messages: buildGroundedMessages({ system, transcriptBlock: formatSegments(context.segments), history: kept, question }),
-      segments: grounding.segments,
-    };
-  }
-
-  /** Postgres full-text ranking of a transcript's segments for a question (any term may match). */
-  private async rankSegments(
-    userId: string,
-    transcriptionId: string,
-    question: string,
-    segments: readonly GroundingSegment[],
-  ): Promise<Map<number, number>> {
-    const rows = await withUser(this.db, userId, (tx) =>
-      queryRows<{ index: number; rank: number }>(
-        tx,
-        sql`select s.index, ts_rank(s.search_vector, q)::float8 as rank
-            from transcript_segments s
-            cross join lateral (select nullif(replace(plainto_tsquery(s.search_config, ${question})::text, '&', '|'), '')::tsquery as q) t
-            where s.transcription_id = ${transcriptionId} and q is not null and s.search_vector @@ q`,
-      ),
-    );
-    const ranks = new Map(rows.map((r) => [r.index, Number(r.rank)]));
-    // Stop-word-only questions match nothing in Postgres; plain term overlap still finds something.
-    return ranks.size > 0 ? ranks : termOverlapRank(question, segments);
-  }
-}
-
-/** A transcript's segments as grounding needs them, in order. */
-export function groundingSegments(tx: Tx, transcriptionId: string): Promise<GroundingSegment[]> {
-  return tx
-    .select({
-      id: transcriptSegments.id,
-      index: transcriptSegments.index,
-      start: transcriptSegments.start,
-      end: transcriptSegments.end,
-      text: transcriptSegments.text,
-    })
-    .from(transcriptSegments)
-    .where(eq(transcriptSegments.transcriptionId, transcriptionId))
-    .orderBy(asc(transcriptSegments.index));
 }
 
 /**
@@ -404,23 +290,3 @@ function storeAlongside(prepared: PreparedCompletion, storing: AbortController):
   stored.catch((error: unknown) => storing.abort(error));
   return stored;
 }
-
-export async function recordUsage(
-  tx: Tx,
-  userId: string,
-  purpose: string,
-  provider: LlmProviderName,
-  model: string,
-  usage: TokenUsage,
-): Promise<void> {
-  await tx.insert(llmUsage).values({
-    id: newId(),
-    userId,
-    purpose,
-    provider,
-    model,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-  });
-}
-

@@ -37,10 +37,13 @@ export class ChatCompletionJob implements JobHandler<ChatCompletionPayload> {
 
   async run(context: JobContext<ChatCompletionPayload>): Promise<JobSuccess> {
     const { job, payload, signal } = context;
-    const prepared = await this.completion.reload(job.userId, payload.sessionId, payload.userMessageId, payload);
-    if (!prepared) throw new PermanentJobError('The chat session or its message was deleted', 'session_deleted');
+    const draft = await this.completion.reload(job.userId, payload.sessionId, payload.userMessageId, payload);
+    if (!draft) throw new PermanentJobError('The chat session or its message was deleted', 'session_deleted');
+    // Reserved when it runs, not when it was queued: a retry reserves again, and a job that no
+    // longer fits today's allowance fails with llm_quota_exceeded.
+    const prepared = await this.completion.reserve(draft);
     const started = performance.now();
-    const answer = await prepared.provider.complete({ model: prepared.model, messages: prepared.messages, signal });
+    const answer = await this.completion.ask(prepared, signal);
     const latency = performance.now() - started;
     return {
       result: { session_id: payload.sessionId },

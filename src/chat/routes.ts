@@ -5,6 +5,7 @@ import { abortOnDisconnect } from '../http/sse.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
 import type { CompletionService } from './completion.js';
+import { LIMITS_DOC } from './completion-schemas.js';
 import { ChatSession, ChatSessionWithMessages, CreateMessageBody, CreateSessionBody, MessageWithReply } from './schemas.js';
 import type { ChatService } from './service.js';
 
@@ -78,10 +79,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; completi
         summary: 'Add a message to a session; a user message is answered by the assistant',
         description:
           'A `user` message gets an answer grounded in the session\'s transcript and history (returned as `reply` and ' +
-          'stored after it) unless `reply` is false or no LLM provider is configured.',
+          'stored after it) unless `reply` is false or no LLM provider is configured. `system` messages are refused: ' +
+          'the instructions are the server\'s.' +
+          LIMITS_DOC,
         params: IdParams,
         body: CreateMessageBody,
-        response: { 201: MessageWithReply, ...problemResponses(401, 404, 409, 422, 429, 502, 503, 504) },
+        response: { 201: MessageWithReply, ...problemResponses(401, 404, 409, 413, 422, 429, 502, 503, 504) },
       },
     },
     async (request, reply) => {

@@ -1,7 +1,14 @@
 import { Type } from 'typebox';
 import { Nullable } from '../http/schemas.js';
 
+/** Roles as stored: `system` only on rows written before clients were refused it (sent to models as user text). */
 export const ChatRole = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]);
+
+/** What a client may write: its own words, or earlier answers when importing a conversation. Never instructions. */
+export const ClientRole = Type.Union([Type.Literal('user'), Type.Literal('assistant')], {
+  default: 'user',
+  description: '`user`, or `assistant` to import earlier answers; `system` is refused (422): the instructions are the server\'s',
+});
 
 export const Citation = Type.Object({
   segment_id: Type.String({ format: 'uuid' }),
@@ -44,7 +51,7 @@ export const CreateSessionBody = Type.Object({
 
 export const CreateMessageBody = Type.Object({
   content: Type.String({ minLength: 1, maxLength: 100_000 }),
-  role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' }),
+  role: ClientRole,
   reply: Type.Optional(
     Type.Boolean({
       description:

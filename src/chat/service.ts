@@ -7,7 +7,7 @@ import { withUser } from '../db/scope.js';
 import { errors } from '../http/errors.js';
 import { toPage } from '../http/pagination.js';
 import type { TranscriptionService } from '../transcription/service.js';
-import type { ChatMessage, ChatRole, ChatSession, ChatSessionWithMessages } from './schemas.js';
+import type { ChatMessage, ChatSession, ChatSessionWithMessages, ClientRole } from './schemas.js';
 
 type SessionView = Static<typeof ChatSession>;
 type MessageView = Static<typeof ChatMessage>;
@@ -107,7 +107,7 @@ export class ChatService {
   addMessage(
     userId: string,
     sessionId: string,
-    input: { content: string; role: Static<typeof ChatRole> },
+    input: { content: string; role: Static<typeof ClientRole> },
   ): Promise<MessageView> {
     return withUser(this.db, userId, async (tx) => {
       const touched = await tx

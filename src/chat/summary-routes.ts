@@ -20,7 +20,7 @@ export const summaryRoutes: FastifyPluginAsyncTypebox<{ summaries: SummaryServic
           'again returns the stored summary (`cached: true`) without an LLM call until the transcript changes.',
         params: IdParams,
         body: Type.Union([SummaryBody, Type.Null()]),
-        response: { 200: SummaryResponse, ...problemResponses(401, 404, 409, 422, 429, 502, 503, 504) },
+        response: { 200: SummaryResponse, ...problemResponses(401, 404, 409, 413, 422, 429, 502, 503, 504) },
       },
     },
     async (request, reply) => {

@@ -6,8 +6,11 @@ import { newId } from '../db/ids.js';
 import { recordings, transcriptSummaries, transcriptions, type StoredSummary } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
-import { groundingSegments, providerFailure, recordUsage, type CompletionService } from './completion.js';
-import { SummaryParseError, summarizeTranscript } from './grounding/summarize.js';
+import { providerFailure, type CompletionService } from './completion.js';
+import { SummaryBudgetError, SummaryParseError, summarizeTranscript } from './grounding/summarize.js';
+import { estimateMessagesTokens } from './grounding/tokens.js';
+import { groundingSegments } from './prompt-builder.js';
+import { withinReservation } from './quota.js';
 import { enqueueEvent } from '../webhooks/service.js';
 import type { LlmProviderName } from './providers/provider.js';
 
@@ -60,7 +63,6 @@ export class SummaryService {
     if (source.cached) return this.view(source.cached, true);
 
     const model = this.completion.chooseModel(choice.provider, choice.model);
-    await withUser(this.db, userId, (tx) => this.completion.assertWithinDailyLimit(tx, userId));
     const started = performance.now();
     let summary;
     try {
@@ -69,20 +71,27 @@ export class SummaryService {
         title: source.title,
         language: source.transcription.language,
         budgetTokens: this.llm.contextTokens,
+        // Each call (one, or one per part and merge) reserves against today's allowance, and is
+        // settled at once: its tokens are spent whether or not the summary is finished.
         complete: async (messages) => {
-          const result = await model.provider.complete({
+          const reservation = await this.completion.quota.reserve({
+            userId,
+            purpose: 'summary',
+            provider: model.providerName,
             model: model.model,
-            messages,
-            json: true,
-            maxTokens: this.llm.maxOutputTokens,
-            signal,
+            promptTokens: estimateMessagesTokens(messages),
           });
+          const result = await withinReservation(reservation, signal, (maxTokens) =>
+            model.provider.complete({ model: model.model, messages, json: true, maxTokens, signal }),
+          );
+          await reservation.settle(result.usage, result.model);
           return { content: result.content, usage: result.usage };
         },
       });
     } catch (error) {
       // A reply that is not the JSON asked for is the model's failure, not ours: a bad gateway.
       if (error instanceof SummaryParseError) throw new AppError('llm_invalid_reply', error.message);
+      if (error instanceof SummaryBudgetError) throw new AppError('llm_context_exceeded', `${error.message} Raise LLM_CONTEXT_TOKENS.`);
       throw providerFailure(error);
     }
     const content: StoredSummary = {
@@ -108,7 +117,6 @@ export class SummaryService {
         .values({ id: newId(), userId, transcriptionId: source.transcription.id, ...values })
         .onConflictDoUpdate({ target: transcriptSummaries.transcriptionId, set: { ...values, createdAt: sql`now()` } })
         .returning();
-      await recordUsage(tx, userId, 'summary', model.providerName, model.model, summary.usage);
       await enqueueEvent(tx, userId, 'summary.completed', { transcription_id: source.transcription.id, recording_id: recordingId });
       return stored!;
     });

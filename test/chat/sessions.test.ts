@@ -173,14 +173,13 @@ describeEachDatabase('chat sessions', (ctx) => {
     }
   });
 
-  test('messages: roles user/assistant/system, role defaults to user, returned oldest first', async () => {
+  test('messages: roles user/assistant, role defaults to user, returned oldest first', async () => {
     const { app } = ctx();
     const user = await registerUser(app);
     const session = await createSession(app, user);
 
     const sent: MessageBody[] = [];
     for (const payload of [
-      { role: 'system', content: 'You answer from the transcript.' },
       { content: 'What was decided?' },
       { role: 'assistant', content: 'To meet again on Monday.' },
       { role: 'user', content: 'Who will attend?' },
@@ -194,9 +193,9 @@ describeEachDatabase('chat sessions', (ctx) => {
     }
     assert.deepEqual(
       sent.map((m) => m.role),
-      ['system', 'user', 'assistant', 'user'],
+      ['user', 'assistant', 'user'],
     );
-    const first = sent[1]!;
+    const first = sent[0]!;
     assert.equal(first.session_id, session.id);
     assert.equal(first.content, 'What was decided?');
     assert.equal(first.provider, null);
@@ -211,7 +210,7 @@ describeEachDatabase('chat sessions', (ctx) => {
     assert.deepEqual(fetched.messages, sent);
     assert.deepEqual(
       fetched.messages.map((m) => m.content),
-      ['You answer from the transcript.', 'What was decided?', 'To meet again on Monday.', 'Who will attend?'],
+      ['What was decided?', 'To meet again on Monday.', 'Who will attend?'],
     );
   });
 
@@ -220,13 +219,16 @@ describeEachDatabase('chat sessions', (ctx) => {
     const user = await registerUser(app);
     const session = await createSession(app, user);
 
-    const badRole = await addMessage(app, user, session.id, { role: 'tool', content: 'hi' });
-    assert.equal(badRole.statusCode, 422, badRole.body);
-    assert.equal(badRole.json().code, 'validation_failed');
-    assert.ok(
-      badRole.json().errors.some((e: { field: string }) => e.field.includes('role')),
-      badRole.body,
-    );
+    // `system` too: the instructions are the server's, never a client's.
+    for (const role of ['tool', 'system']) {
+      const badRole = await addMessage(app, user, session.id, { role, content: 'hi' });
+      assert.equal(badRole.statusCode, 422, badRole.body);
+      assert.equal(badRole.json().code, 'validation_failed');
+      assert.ok(
+        badRole.json().errors.some((e: { field: string }) => e.field.includes('role')),
+        badRole.body,
+      );
+    }
 
     const empty = await addMessage(app, user, session.id, { content: '' });
     assert.equal(empty.statusCode, 422, empty.body);

@@ -1,40 +1,23 @@
-/** Fitting a conversation into a token budget by forgetting its oldest turns. */
+/** Fitting a conversation's earlier turns into a token budget by forgetting the oldest. */
 
 import type { LlmMessage } from '../providers/provider.js';
 import { estimateMessagesTokens } from './tokens.js';
 
 /**
- * Keeps every system message and drops the oldest other messages until the estimate fits
- * `budgetTokens`. The newest user message is never dropped, so the result may stay over budget
- * when the system messages and that message alone do not fit. Once anything has been dropped,
- * assistant messages left at the front of the conversation go too, so that it opens with a user
- * turn (as Anthropic requires). Order is preserved; the input is not modified.
+ * The newest of `history` (earlier turns, oldest first) whose estimate fits `budgetTokens`,
+ * every message counted whatever its role. The instructions and the question are not part of
+ * it: the caller keeps those whole and passes what they leave. Assistant messages left at the
+ * front go too, so that the turns open with the user's (as Anthropic requires), also when the
+ * history came already cut (PromptBuilder.loadHistory). Order is preserved; the input is not
+ * modified.
  */
-export function trimHistory(messages: readonly LlmMessage[], budgetTokens: number): LlmMessage[] {
-  if (estimateMessagesTokens(messages) <= budgetTokens) return [...messages];
-
-  let lastUser = -1;
-  for (let i = messages.length - 1; i >= 0; i -= 1) {
-    if (messages[i]?.role === 'user') {
-      lastUser = i;
-      break;
-    }
+export function trimHistory(history: readonly LlmMessage[], budgetTokens: number): LlmMessage[] {
+  let total = estimateMessagesTokens(history);
+  let first = 0;
+  while (first < history.length && total > budgetTokens) {
+    total -= estimateMessagesTokens([history[first] as LlmMessage]);
+    first += 1;
   }
-
-  const kept = messages.map(() => true);
-  let total = estimateMessagesTokens(messages);
-  const cost = (i: number) => estimateMessagesTokens([messages[i] as LlmMessage]);
-  for (let i = 0; i < messages.length && total > budgetTokens; i += 1) {
-    if (messages[i]?.role === 'system' || i === lastUser) continue;
-    kept[i] = false;
-    total -= cost(i);
-  }
-  // No conversation that opens with the assistant: drop those left at the front.
-  for (let i = 0; i < messages.length; i += 1) {
-    const role = messages[i]?.role;
-    if (!kept[i] || role === 'system') continue;
-    if (role === 'user') break;
-    kept[i] = false;
-  }
-  return messages.filter((_, i) => kept[i]);
+  while (first < history.length && history[first]?.role === 'assistant') first += 1;
+  return history.slice(first);
 }

@@ -1,6 +1,8 @@
 /** Subtitle and text renderings of a transcript, shaped like OpenAI's response formats. */
+import { Type, type Static } from 'typebox';
+import { SegmentScores } from './schemas.js';
 
-export interface FormatSegment {
+export interface FormatSegment extends Partial<Static<typeof SegmentScores>> {
   start: number | null;
   end: number | null;
   text: string;
@@ -70,12 +72,50 @@ export function languageName(code: string | null): string {
   }
 }
 
-export function toVerboseJson(input: FormatInput, task: 'transcribe' | 'translate' = 'transcribe') {
+const VerboseWord = Type.Object({ word: Type.String(), start: Type.Number(), end: Type.Number() });
+
+/** One segment of OpenAI's verbose_json; the scores are null where the engine reported none. */
+export const VerboseSegment = Type.Object({
+  id: Type.Integer({ minimum: 0, description: "The segment's position in the transcript, from 0" }),
+  seek: Type.Integer(),
+  start: Type.Number(),
+  end: Type.Number(),
+  text: Type.String(),
+  tokens: Type.Array(Type.Integer()),
+  ...SegmentScores.properties,
+});
+
+/** OpenAI's verbose_json transcription. */
+export const VerboseTranscription = Type.Object({
+  task: Type.Union([Type.Literal('transcribe'), Type.Literal('translate')]),
+  language: Type.String({ description: 'In English, e.g. "spanish"; "unknown" when not detected' }),
+  duration: Type.Number(),
+  text: Type.String(),
+  segments: Type.Array(VerboseSegment),
+  words: Type.Array(VerboseWord),
+});
+export type VerboseTranscription = Static<typeof VerboseTranscription>;
+
+/**
+ * The JSON answer of POST /v1/audio/transcriptions: `json` is just the text; `verbose_json` adds the
+ * rest, with segments and words as timestamp_granularities[] ask.
+ */
+export const OpenAITranscriptionJson = Type.Object({
+  text: Type.String(),
+  task: Type.Optional(VerboseTranscription.properties.task),
+  language: Type.Optional(VerboseTranscription.properties.language),
+  duration: Type.Optional(VerboseTranscription.properties.duration),
+  segments: Type.Optional(VerboseTranscription.properties.segments),
+  words: Type.Optional(VerboseTranscription.properties.words),
+});
+
+export function toVerboseJson(input: FormatInput, task: 'transcribe' | 'translate' = 'transcribe'): VerboseTranscription {
   const words = input.segments.flatMap((s) => s.words ?? []);
   return {
     task,
     language: languageName(input.language),
-    duration: input.duration ?? Math.max(0, ...input.segments.map((s) => s.end ?? 0)),
+    // A reduce, not Math.max(...spread): a long transcript's segments would overflow the call stack.
+    duration: input.duration ?? input.segments.reduce((latest, s) => Math.max(latest, s.end ?? 0), 0),
     text: input.text,
     segments: input.segments.map((s, id) => ({
       id,
@@ -83,11 +123,11 @@ export function toVerboseJson(input: FormatInput, task: 'transcribe' | 'translat
       start: s.start ?? 0,
       end: s.end ?? 0,
       text: s.text,
-      tokens: [] as number[],
-      temperature: 0,
-      avg_logprob: 0,
-      compression_ratio: 0,
-      no_speech_prob: 0,
+      tokens: [],
+      temperature: s.temperature ?? null,
+      avg_logprob: s.avg_logprob ?? null,
+      compression_ratio: s.compression_ratio ?? null,
+      no_speech_prob: s.no_speech_prob ?? null,
     })),
     words: words.map((w) => ({ word: w.word, start: w.start, end: w.end })),
   };

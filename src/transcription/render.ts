@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../http/errors.js';
+import { jsonStream } from '../http/json-stream.js';
 import { CONTENT_TYPES, hasTimes, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from './formats.js';
 import type { TranscriptionView } from './service.js';
 
@@ -8,13 +9,23 @@ export function formatInput(view: TranscriptionView): FormatInput {
     text: view.text ?? '',
     language: view.language,
     duration: view.duration_seconds,
-    segments: view.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, words: s.words })),
+    segments: view.segments.map((s) => ({
+      start: s.start,
+      end: s.end,
+      text: s.text,
+      words: s.words,
+      avg_logprob: s.avg_logprob,
+      compression_ratio: s.compression_ratio,
+      no_speech_prob: s.no_speech_prob,
+      temperature: s.temperature,
+    })),
   };
 }
 
 /** Sends a transcription in the asked format: our JSON, or OpenAI's text/subtitle/verbose shapes. */
 export function sendTranscription(reply: FastifyReply, view: TranscriptionView, format: OutputFormat): FastifyReply {
-  if (format === 'json') return reply.send(view);
+  // Streamed: a transcript of 10,000 segments would otherwise be serialised in one blocking piece.
+  if (format === 'json') return reply.type('application/json; charset=utf-8').send(jsonStream(view));
   if (view.status !== 'completed') {
     throw new AppError('transcription_not_ready', `The transcription is ${view.status}; only completed ones render as ${format}`);
   }

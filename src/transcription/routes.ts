@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams } from '../http/schemas.js';
+import { VerboseTranscription } from './formats.js';
 import { sendTranscription } from './render.js';
 import {
   FormatQuery,
@@ -17,13 +18,16 @@ import type { TranscriptionService } from './service.js';
 const tags = ['transcriptions'];
 
 const FORMATS_DOC =
-  '`format`: json (default, this API\'s shape), text, srt, vtt, or verbose_json (OpenAI\'s shape: task, language, duration, text, segments[], words[]).';
+  '`format`: json (default, this API\'s shape), text, srt, vtt, or verbose_json (OpenAI\'s shape: task, language, ' +
+  'duration, text, segments[], words[]; each segment\'s `id` is its position from 0, and its avg_logprob, ' +
+  'compression_ratio, no_speech_prob and temperature are null when the engine did not report them).';
 
 const renderedResponses = {
   200: {
     description: 'The transcription in the asked format',
     content: {
-      'application/json': { schema: Transcription },
+      // verbose_json answers in OpenAI's shape, under the same media type.
+      'application/json': { schema: Type.Union([Transcription, VerboseTranscription]) },
       'text/plain': { schema: Type.String() },
       'application/x-subrip': { schema: Type.String() },
       'text/vtt': { schema: Type.String() },

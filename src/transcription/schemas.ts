@@ -16,6 +16,17 @@ export const Word = Type.Object({
   confidence: Type.Optional(Type.Number()),
 });
 
+/**
+ * Whisper's decoding figures for a segment, as the engine reported them (OpenAI-compatible servers
+ * do; whisper.cpp's addon and pocketsphinx do not). Null when unknown, never a made-up 0.
+ */
+export const SegmentScores = Type.Object({
+  avg_logprob: Nullable(Type.Number({ description: "Mean log-probability of the segment's tokens; null when the engine gave none" })),
+  compression_ratio: Nullable(Type.Number({ description: "The text's gzip compression ratio; null when the engine gave none" })),
+  no_speech_prob: Nullable(Type.Number({ description: 'Probability that the segment is silence; null when the engine gave none' })),
+  temperature: Nullable(Type.Number({ description: 'Sampling temperature the segment was decoded at; null when the engine gave none' })),
+});
+
 export const Segment = Type.Object({
   id: Type.String({ format: 'uuid' }),
   index: Type.Integer(),
@@ -24,6 +35,7 @@ export const Segment = Type.Object({
   text: Type.String(),
   words: Nullable(Type.Array(Word)),
   speaker: Nullable(Type.String()),
+  ...SegmentScores.properties,
 });
 
 export const Transcription = Type.Object({

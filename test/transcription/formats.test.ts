@@ -37,6 +37,26 @@ test('verbose_json has OpenAI’s shape and flattens words', () => {
   assert.deepEqual(v.words, [{ word: 'Hello', start: 0, end: 0.6 }, { word: 'there', start: 0.7, end: 1.5 }]);
 });
 
+test('verbose_json: segment ids count from 0; scores are the engine’s own, null when it gave none', () => {
+  const v = toVerboseJson({
+    ...input,
+    segments: [
+      { ...input.segments[0]!, avg_logprob: -0.2, compression_ratio: 1.1, no_speech_prob: 0.01, temperature: 0 },
+      { ...input.segments[1]!, avg_logprob: null, compression_ratio: null, no_speech_prob: null, temperature: null },
+      { start: 3725.5, end: 3725.5, text: 'Scores never stored' },
+    ],
+  });
+  assert.deepEqual(v.segments.map((s) => s.id), [0, 1, 2]);
+  const scores = v.segments.map(({ avg_logprob, compression_ratio, no_speech_prob, temperature }) => ({
+    avg_logprob,
+    compression_ratio,
+    no_speech_prob,
+    temperature,
+  }));
+  const unknown = { avg_logprob: null, compression_ratio: null, no_speech_prob: null, temperature: null };
+  assert.deepEqual(scores, [{ avg_logprob: -0.2, compression_ratio: 1.1, no_speech_prob: 0.01, temperature: 0 }, unknown, unknown]);
+});
+
 test('text, language names and the timing check', () => {
   assert.equal(toText(input), 'Hello there. General Kenobi!\n');
   assert.equal(languageName('es'), 'spanish');

@@ -3,15 +3,22 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { AppError } from '../http/errors.js';
+import { jsonStream } from '../http/json-stream.js';
 import { problemResponses } from '../http/problem.js';
 import { IdParams, Page, PageQuery } from '../http/schemas.js';
 import type { AudioIntakeOptions } from './audio-intake.js';
-import { readAudioForm } from './audio-form.js';
+import { readUploadForm } from './audio-form.js';
 import { parseRange } from './range.js';
 import { AudioUploadForm, Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
 import type { RecordingService } from './service.js';
 
 const tags = ['recordings'];
+
+/** The stored type (audio/wav, audio/mpeg, audio/mp4, audio/ogg, audio/webm, audio/flac, …); octet-stream if none was recorded. */
+const AUDIO_FILE = {
+  'audio/*': { schema: Type.String({ format: 'binary' }) },
+  'application/octet-stream': { schema: Type.String({ format: 'binary' }) },
+};
 
 export interface RecordingRoutesOptions {
   recordings: RecordingService;
@@ -53,8 +60,9 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
           'type is decided by its content, its container header must be sound (the few formats whose header does not ' +
           'give the length are decoded once), and it may be at most MAX_FILE_SIZE bytes. The full decode happens when ' +
           'it is transcribed. ' +
-          'JSON or application/x-www-form-urlencoded with `title`, `original_text`, `language`, `source` stores a ' +
-          'transcript you already have, as a completed transcription split into sentence segments.',
+          'JSON, application/x-www-form-urlencoded, or multipart/form-data without a file, with `title`, ' +
+          '`original_text`, `language`, `source` stores a transcript you already have, as a completed ' +
+          'transcription split into sentence segments. Audio longer than MAX_AUDIO_DURATION_SECONDS is 413 audio_too_long.',
         body: {
           content: {
             'multipart/form-data': { schema: AudioUploadForm },
@@ -67,14 +75,23 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
     },
     async (request, reply) => {
       const userId = userIdOf(request);
-      if (!request.isMultipart()) {
+      let body: Static<typeof TextUploadBody>;
+      if (request.isMultipart()) {
+        const form = await readUploadForm(request, intake);
+        if (form.kind === 'audio') {
+          const recording = await recordings.createAudioEntry(userId, form.audio, form.fields, form.filename);
+          return reply.code(201).send({ ...recording, transcription: null });
+        }
+        body = form.body;
+      } else {
         refuseOtherBodies(request.headers['content-type'], request.body);
-        const body = request.body as Static<typeof TextUploadBody>;
-        return reply.code(201).send(await recordings.createTextEntry(userId, body));
+        body = request.body as Static<typeof TextUploadBody>;
       }
-      const { audio, fields, filename } = await readAudioForm(request, intake);
-      const recording = await recordings.createAudioEntry(userId, audio, fields, filename);
-      return reply.code(201).send({ ...recording, transcription: null });
+      const entry = await recordings.createTextEntry(userId, body);
+      // Streamed: the entry echoes the text and its segments, megabytes for a long transcript. The
+      // stream carries the documented 201 body, which the type provider cannot tell.
+      const streamed = jsonStream(entry) as unknown as typeof entry;
+      return reply.code(201).type('application/json; charset=utf-8').send(streamed);
     },
   );
 
@@ -86,8 +103,8 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
         summary: 'The original audio file (supports Range requests)',
         params: IdParams,
         response: {
-          200: { description: 'The whole file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
-          206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
+          200: { description: 'The whole file, in the audio type its content was recognised as', content: AUDIO_FILE },
+          206: { description: 'The requested byte range', content: AUDIO_FILE },
           ...problemResponses(401, 404, 409, 416, 422),
         },
       },

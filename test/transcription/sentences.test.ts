@@ -1,32 +1,58 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { splitSentences } from '../../src/transcription/sentences.js';
+import { MAX_SEGMENTS, splitSentences } from '../../src/transcription/sentences.js';
 
-test('splits on sentence ends, keeping abbreviations and decimals whole', () => {
-  assert.deepEqual(splitSentences('Hello Mr. Smith. The price is 3.50 dollars! Is that right?', 'en'), [
+test('splits on sentence ends, keeping abbreviations and decimals whole', async () => {
+  assert.deepEqual(await splitSentences('Hello Mr. Smith. The price is 3.50 dollars! Is that right?', 'en'), [
     'Hello Mr. Smith.',
     'The price is 3.50 dollars!',
     'Is that right?',
   ]);
 });
 
-test('Spanish inverted marks and line breaks', () => {
-  assert.deepEqual(splitSentences('¿Qué tal?\n¡Muy bien!   Gracias.', 'es'), ['¿Qué tal?', '¡Muy bien!', 'Gracias.']);
+test('Spanish inverted marks and line breaks', async () => {
+  assert.deepEqual(await splitSentences('¿Qué tal?\n¡Muy bien!   Gracias.', 'es'), ['¿Qué tal?', '¡Muy bien!', 'Gracias.']);
 });
 
-test('collapses whitespace and drops empty pieces', () => {
-  assert.deepEqual(splitSentences('  One.\n\n\n  Two   words.  ', null), ['One.', 'Two words.']);
-  assert.deepEqual(splitSentences('   \n ', null), []);
+test('collapses whitespace and drops empty pieces', async () => {
+  assert.deepEqual(await splitSentences('  One.\n\n\n  Two   words.  ', null), ['One.', 'Two words.']);
+  assert.deepEqual(await splitSentences('   \n ', null), []);
 });
 
-test('an invalid language tag falls back to the root rules', () => {
-  assert.deepEqual(splitSentences('A. B.', '!!'), ['A.', 'B.']);
+test('an invalid language tag falls back to the root rules', async () => {
+  assert.deepEqual(await splitSentences('A. B.', '!!'), ['A.', 'B.']);
 });
 
-test('text without punctuation is cut near word boundaries, never above 1000 characters', () => {
+test('text without punctuation is cut near word boundaries, never above 1000 characters', async () => {
   const words = Array.from({ length: 600 }, (_, i) => `word${i}`).join(' ');
-  const parts = splitSentences(words, 'en');
+  const parts = await splitSentences(words, 'en');
   assert.ok(parts.length >= 4);
   for (const part of parts) assert.ok(part.length <= 1000, `${part.length}`);
   assert.equal(parts.join(' '), words);
+});
+
+/** The sentences Intl finds in the whole text at once, whitespace collapsed as splitSentences does. */
+function wholeTextSentences(text: string): string[] {
+  const segmenter = new Intl.Segmenter('en', { granularity: 'sentence' });
+  return Array.from(segmenter.segment(text), (s) => s.segment.replace(/\s+/g, ' ').trim()).filter((s) => s !== '');
+}
+
+test('long text is split window by window exactly as the whole text would be', async () => {
+  // Sentences of many lengths, a lower-case continuation after a full stop, and non-BMP characters,
+  // so that window edges fall everywhere: inside sentences, words and surrogate pairs.
+  const sentences = Array.from({ length: 120 }, (_, i) => {
+    const words = Array.from({ length: 1 + ((i * 7) % 23) }, (_, j) => (j % 11 === 3 ? '\u{1F600}' : `w${i}x${j}`));
+    return `${words.join(' ')}${i % 5 === 0 ? '. and so' : ''}${i % 3 === 0 ? '?' : '.'}`;
+  });
+  const text = sentences.join('  ');
+  assert.ok(text.length > 5_000, `${text.length}`);
+  assert.deepEqual(await splitSentences(text, 'en'), wholeTextSentences(text));
+});
+
+test('a transcript of very many short sentences is packed into at most MAX_SEGMENTS segments', async () => {
+  const text = 'Word word word. '.repeat(MAX_SEGMENTS * 2 + 17);
+  const parts = await splitSentences(text, 'en');
+  assert.ok(parts.length <= MAX_SEGMENTS, `${parts.length}`);
+  assert.ok(parts.length > MAX_SEGMENTS / 2, `${parts.length}`);
+  assert.equal(parts.join(' '), text.trim());
 });

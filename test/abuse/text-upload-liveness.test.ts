@@ -1,0 +1,84 @@
+/**
+ * A text upload of many short sentences once held the event loop for minutes (the sentence
+ * splitter was quadratic). The built server must keep answering its liveness probe meanwhile.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { call, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
+
+/** How often the probe asks; each answer's latency is one sample. */
+const PROBE_EVERY_MS = 10;
+
+interface Probe {
+  stop(): Promise<number[]>;
+}
+
+/** Asks liveness over and over, one request at a time, until stopped; returns every latency. */
+function probeLiveness(server: RunningServer): Probe {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      const res = await fetch(`${server.base}/api/v1/health/liveness`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+describe('text uploads do not freeze the server', () => {
+  let db: TestDatabase;
+  let server: RunningServer;
+  let token: string;
+
+  before(async () => {
+    db = await createTestDatabase();
+    server = await startServer(tempDir('text-liveness'), { DATABASE_URL: db.url, RATE_LIMIT_MAX: '100000' });
+    const email = `liveness-${Date.now()}@example.com`;
+    const registered = await call(server, 'POST', '/api/v1/auth/register', {
+      body: { email, password: 'correct horse battery staple' },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    token = (registered.body as { access_token: string }).access_token;
+  });
+
+  after(async () => {
+    if (server) await stopServer(server);
+    await db?.drop();
+  });
+
+  // Larger texts, up to MAX_FILE_SIZE, are measured by bench/text-upload-liveness.ts.
+  test('"Word word word. " × 32,768 (once 110 s of blocked event loop) is stored whole, liveness p99 under 100 ms meanwhile', async () => {
+    const text = 'Word word word. '.repeat(32_768);
+    const probe = probeLiveness(server);
+    const res = await fetch(`${server.base}/api/v1/audio/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Long text', original_text: text }),
+    });
+    const body = (await res.json()) as { transcription: { text: string; segments: { text: string }[] } };
+    const latencies = await probe.stop();
+    assert.equal(res.status, 201, JSON.stringify(body).slice(0, 500));
+    assert.equal(body.transcription.text, text);
+    assert.equal(body.transcription.segments.map((s) => s.text).join(' '), text.trim());
+    assert.ok(latencies.length >= 5, `only ${latencies.length} probes answered during the upload`);
+    const p99 = percentile(latencies, 99);
+    assert.ok(p99 < 100, `liveness p99 ${p99.toFixed(1)} ms over ${latencies.length} probes`);
+  });
+});

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -21,6 +20,10 @@ import { healthRoutes } from './health/routes.js';
 import { requireAuth } from './http/auth-plugin.js';
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js';
 import { registerNulGuard } from './http/nul-guard.js';
+import { registerEventStreams } from './http/sse.js';
+import { registerRateLimit } from './http/rate-limit.js';
+import { closeOnUnreadBody } from './http/unread-body.js';
+import { swaggerOptions } from './http/openapi.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
@@ -52,19 +55,6 @@ function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/**
- * With Redis, counters are shared by every API process (a client cannot multiply its allowance by
- * the number of replicas). Redis down: requests pass uncounted rather than fail.
- */
-async function rateLimitStore(log: FastifyBaseLogger, config: Config, onClose: (close: () => void) => void) {
-  if (!config.redisUrl) return {};
-  // ioredis is loaded only when Redis is configured.
-  const { connectRedis } = await import('./jobs/redis.js');
-  const redis = connectRedis(config.redisUrl, 'rate-limit', log, { failFast: true });
-  onClose(() => redis.disconnect());
-  return { redis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true };
-}
-
 /** The queue as a BullJobQueue when BullMQ runs the jobs (its module is loaded only then), else null. */
 async function bullQueueOf(queue: JobQueue): Promise<BullJobQueue | null> {
   if (queue.kind !== 'bullmq') return null;
@@ -89,8 +79,15 @@ export async function buildApp(deps: AppDeps) {
   const bullQueue = await bullQueueOf(runtime.queue);
   const { services } = runtime;
   app.decorate('runtime', runtime);
-  // Running jobs get the shutdown window to finish; the rest resume on the next start.
-  app.addHook('onClose', () => runtime.queue.stop(config.shutdownTimeoutMs / 2));
+  // Running jobs get half the shutdown window to finish, counted from the moment closing begins
+  // (alongside in-flight requests), and are handed back to the queue by the time onClose is done:
+  // the database, which the hand-back needs, is closed only after app.close() (server.ts).
+  let jobsStopped: Promise<void> | null = null;
+  const stopJobs = () => (jobsStopped ??= runtime.queue.stop(config.shutdownTimeoutMs / 2));
+  app.addHook('preClose', async () => {
+    void stopJobs().catch(() => undefined);
+  });
+  app.addHook('onClose', () => stopJobs());
   app.addHook('onClose', () => runtime.webhookDispatcher.stop());
 
   app.decorateRequest('auth', null);
@@ -101,6 +98,8 @@ export async function buildApp(deps: AppDeps) {
 
   registerErrorHandling(app);
   registerNulGuard(app);
+  registerEventStreams(app);
+  closeOnUnreadBody(app);
   // No upgrade-insecure-requests: self-hosted instances are often reached over plain http on a LAN,
   // where that directive would break the docs page's assets.
   await registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
@@ -109,32 +108,16 @@ export async function buildApp(deps: AppDeps) {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimitMax,
-    timeWindow: '1 minute',
-    ...(await rateLimitStore(app.log, config, (close) => app.addHook('onClose', async () => close()))),
-  });
+  await registerRateLimit(app, config);
   await app.register(formbody, { bodyLimit: config.maxFileSize });
   await app.register(multipart, {
     limits: { fileSize: config.maxFileSize, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Transcribo',
-        version: VERSION,
-        description: 'Speech-to-text and LLM answers over what was said.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An access token (JWT) or an API key (trb_…)' },
-        },
-      },
-    },
-  });
+  await app.register(
+    swagger,
+    swaggerOptions({ title: 'Transcribo', version: VERSION, description: 'Speech-to-text and LLM answers over what was said.' }),
+  );
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());

@@ -22,13 +22,22 @@ export interface Config {
   algorithm: JwtAlgorithm;
   accessTokenExpireMinutes: number;
   refreshTokenExpireDays: number;
+  /** Seconds a just-rotated refresh token still answers with the pair it was rotated into (tabs refreshing at once). */
+  refreshReuseGraceSeconds: number;
   jwtIssuer: string;
   jwtAudience: string;
   maxFileSize: number;
+  /** Longest audio accepted, checked at upload from the header and again while decoding. */
+  maxAudioDurationSeconds: number;
   allowedAudioTypes: string[];
   corsOrigins: string[];
   rateLimitMax: number;
   authRateLimitMax: number;
+  /** Log-in attempts in a row an account may fail before each further attempt must wait. */
+  loginMaxFailures: number;
+  /** The first such wait; it doubles with each further failure, up to loginBackoffMaxSeconds. */
+  loginBackoffSeconds: number;
+  loginBackoffMaxSeconds: number;
   /** Lower-cased e-mails whose accounts are made (or promoted to) admin at register or log-in. */
   adminEmails: string[];
   trustProxy: boolean;
@@ -289,13 +298,18 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     algorithm: read.oneOf('ALGORITHM', ['HS256', 'HS384', 'HS512'] as const, 'HS256'),
     accessTokenExpireMinutes: read.int('ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 60 * 24 * 365),
     refreshTokenExpireDays: read.int('REFRESH_TOKEN_EXPIRE_DAYS', 30, 1, 3650),
+    refreshReuseGraceSeconds: read.int('REFRESH_REUSE_GRACE_SECONDS', 20, 0, 300),
     jwtIssuer: read.string('JWT_ISSUER', 'transcribo'),
     jwtAudience: read.string('JWT_AUDIENCE', 'transcribo'),
     maxFileSize: read.int('MAX_FILE_SIZE', 10 * 1024 * 1024, 1024),
+    maxAudioDurationSeconds: read.int('MAX_AUDIO_DURATION_SECONDS', 4 * 3600, 1),
     allowedAudioTypes: read.list('ALLOWED_AUDIO_TYPES', DEFAULT_AUDIO_TYPES),
     corsOrigins: read.list('CORS_ORIGINS', production ? [] : ['*']),
     rateLimitMax: read.int('RATE_LIMIT_MAX', 600, 1),
     authRateLimitMax: read.int('AUTH_RATE_LIMIT_MAX', 30, 1),
+    loginMaxFailures: read.int('LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginBackoffSeconds: read.int('LOGIN_BACKOFF_SECONDS', 2, 1, 3600),
+    loginBackoffMaxSeconds: read.int('LOGIN_BACKOFF_MAX_SECONDS', 300, 1, 86_400),
     adminEmails: readAdminEmails(read),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, desc, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { Database, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
@@ -7,12 +7,15 @@ import { compileRead, reads, readAsUser } from '../db/read.js';
 import { recordings, transcriptions } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
+import type { UploadScanner } from '../scanning/upload-scanner.js';
 import type { BlobRange, BlobStore } from '../storage/blob-store.js';
 import { storeAudio, titleFromFilename, type ReceivedAudio } from './audio-intake.js';
 import { toPage } from '../http/pagination.js';
 import type { JobService } from '../jobs/service.js';
 import type { TranscriptionService } from '../transcription/service.js';
 import type { Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
+
+const { originalText: _originalText, ...COLUMNS_BUT_TEXT } = getTableColumns(recordings);
 
 export type RecordingView = Static<typeof Recording>;
 type RecordingRow = typeof recordings.$inferSelect;
@@ -52,6 +55,8 @@ export class RecordingService {
     private readonly transcriptions: TranscriptionService,
     private readonly blobs: BlobStore,
     private readonly jobs: JobService,
+    /** CLAMAV_URL's malware scan of text uploads (audio is scanned at intake); none when unset. */
+    private readonly scanner?: UploadScanner,
   ) {}
 
   /**
@@ -107,11 +112,12 @@ export class RecordingService {
   }
 
   /** The seed's text path: the user already has the transcript, so it is stored completed. */
-  createTextEntry(
+  async createTextEntry(
     userId: string,
     input: Static<typeof TextUploadBody>,
   ): Promise<Static<typeof RecordingWithTranscription>> {
     const bytes = Buffer.from(input.original_text, 'utf8');
+    await this.scanner?.scanBytes(bytes);
     const language = input.language ?? null;
     return withUser(this.database.db, userId, async (tx) => {
       const [row] = await tx
@@ -128,14 +134,15 @@ export class RecordingService {
           sizeBytes: bytes.length,
           sha256: createHash('sha256').update(bytes).digest('hex'),
         })
-        .returning();
+        // Not the text itself: reading megabytes back would only hold the event loop to decode them.
+        .returning(COLUMNS_BUT_TEXT);
       const transcription = await this.transcriptions.insertFromText(tx, {
         userId,
         recordingId: row!.id,
         text: input.original_text,
         language,
       });
-      return { ...toRecordingView(row!), transcription };
+      return { ...toRecordingView({ ...row!, originalText: input.original_text }), transcription };
     });
   }
 

@@ -1,4 +1,4 @@
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { asc, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
@@ -11,6 +11,8 @@ import type { JobService } from '../jobs/service.js';
 import type { Transcription } from './schemas.js';
 import { searchConfigFor } from './search-config.js';
 import { splitSentences } from './sentences.js';
+
+const { text: _text, ...COLUMNS_BUT_TEXT } = getTableColumns(transcriptions);
 
 export type TranscriptionView = Static<typeof Transcription>;
 type TranscriptionRow = typeof transcriptions.$inferSelect;
@@ -170,7 +172,8 @@ export class TranscriptionService {
         startedAt: now,
         completedAt: now,
       })
-      .returning();
+      // Not the text itself: reading megabytes back would only hold the event loop to decode them.
+      .returning(COLUMNS_BUT_TEXT);
     const sentences = await splitSentences(input.text, input.language);
     const segments = await insertSegments(
       tx,
@@ -182,7 +185,7 @@ export class TranscriptionService {
         searchConfig: searchConfigFor(input.language),
       })),
     );
-    return toTranscriptionView(row!, segments);
+    return toTranscriptionView({ ...row!, text: input.text }, segments);
   }
 
   async latestForRecording(userId: string, recordingId: string): Promise<TranscriptionView> {

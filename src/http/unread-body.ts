@@ -5,6 +5,7 @@
  * upload refused at 10 MB was read to its last byte.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 export function closeOnUnreadBody(app: FastifyInstance): void {
@@ -14,10 +15,33 @@ export function closeOnUnreadBody(app: FastifyInstance): void {
     void reply.header('connection', 'close');
     // Reading stops now (a paused request fills its buffer, then stops the socket)...
     request.raw.pause();
-    // ...and for good once the answer is written: Node would first resume it to drain the body,
-    // which, at loopback speed, reads megabytes before its own close takes effect.
-    reply.raw.once('finish', () => request.raw.socket?.destroy());
+    const socket = request.raw.socket;
+    if (socket) socket.destroySoon = () => lingeringClose(socket);
   });
+}
+
+/** How long a refused client gets to read its answer before the connection is dropped. */
+const LINGER_MS = 2_000;
+/** What the socket may still take in meanwhile: the bytes already in flight, not the body. */
+const LINGER_BYTES = 64 * 1024;
+
+/*
+ * Node ends a `connection: close` answer by resuming the request to drain the body (at loopback
+ * speed, megabytes) and closing a socket that still holds unread bytes, which the kernel turns into
+ * a reset that can overtake the answer: the client sees ECONNRESET, not its 413. Instead the answer
+ * is followed by a FIN, and the socket is dropped once the client hangs up, once LINGER_BYTES more
+ * have come in, or after LINGER_MS.
+ */
+function lingeringClose(socket: Socket): void {
+  socket.end();
+  const readAtEnd = socket.bytesRead;
+  // The request's parser is detached by now: what still comes in passes here as socket data.
+  socket.on('data', () => {
+    if (socket.bytesRead - readAtEnd > LINGER_BYTES) socket.destroy();
+  });
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**

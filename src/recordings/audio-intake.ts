@@ -10,6 +10,7 @@ import { uploadDecoders, type ConcurrencyLimiter } from '../audio/limiter.js';
 import { isAllowedAudioType, sniffAudio, SNIFF_BYTES, type SniffedAudio } from '../audio/sniff.js';
 import { AppError } from '../http/errors.js';
 import { ownedName, UPLOAD_TEMP } from '../process/leftovers.js';
+import type { UploadScanner } from '../scanning/upload-scanner.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { folderFailure } from '../storage/unavailable.js';
 import { measureUpload } from './audio-measure.js';
@@ -31,6 +32,8 @@ export interface AudioIntakeOptions {
   tempDir?: string;
   /** Bounds the uploads decoded by ffmpeg at once; the process-wide limiter when unset. */
   decoders?: ConcurrencyLimiter;
+  /** CLAMAV_URL's malware scan; none when unset. */
+  scanner?: UploadScanner;
 }
 
 /**
@@ -126,6 +129,8 @@ export async function receiveAudio(source: Readable, options: AudioIntakeOptions
     const file = await createTempFile(dir, tempPath);
     await pipeline(source, inspector, file.createWriteStream());
     if (inspector.size === 0) throw new AppError('bad_request', 'The file is empty');
+    // Before ffmpeg reads it, and before anything is stored: a refused file only ever lived here.
+    await options.scanner?.scanFile(tempPath, inspector.size);
     const type = inspector.sniffed!;
     const durationSeconds = await measureUpload(tempPath, type.mime, {
       ffmpeg: options.ffmpeg,

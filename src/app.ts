@@ -22,6 +22,7 @@ import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerNulGuard } from './http/nul-guard.js';
 import { registerEventStreams } from './http/sse.js';
 import { registerRateLimit } from './http/rate-limit.js';
+import { registerHttpMetrics } from './metrics/http.js';
 import { closeOnUnreadBody } from './http/unread-body.js';
 import { swaggerOptions } from './http/openapi.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps) {
   const bullQueue = await bullQueueOf(runtime.queue);
   const { services } = runtime;
   app.decorate('runtime', runtime);
+  registerHttpMetrics(app, runtime.metrics, config.metricsToken);
   // Running jobs get half the shutdown window to finish, counted from the moment closing begins
   // (alongside in-flight requests), and are handed back to the queue by the time onClose is done:
   // the database, which the hand-back needs, is closed only after app.close() (server.ts).
@@ -108,7 +110,7 @@ export async function buildApp(deps: AppDeps) {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
-  await registerRateLimit(app, config);
+  await registerRateLimit(app, config, (request) => runtime.metrics?.rateLimited(request.routeOptions.url));
   await app.register(formbody, { bodyLimit: config.maxFileSize });
   await app.register(multipart, {
     limits: { fileSize: config.maxFileSize, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
@@ -160,6 +162,7 @@ export async function buildApp(deps: AppDeps) {
           { name: 'database', check: () => database.ping() },
           { name: 'storage', check: () => runtime.blobStore.ping() },
           ...(bullQueue ? [{ name: 'redis', check: () => bullQueue.ping() }] : []),
+          ...(runtime.clamdCheck ? [{ name: 'clamav', check: runtime.clamdCheck }] : []),
         ],
       });
       await api.register(authRoutes, { prefix: '/auth', auth: services.auth, rateLimitMax: config.authRateLimitMax });

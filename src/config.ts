@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { parseClamdUrl } from './scanning/clamd.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -11,6 +12,8 @@ export interface Config {
   environment: string;
   debug: boolean;
   logLevel: string;
+  /** LOG_FILE: the JSON log lines also go to this file, rotated; null: stdout only. */
+  logFile: LogFileConfig | null;
   host: string;
   port: number;
   dataDir: string;
@@ -69,6 +72,23 @@ export interface Config {
   webhookAllowPrivate: boolean;
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
+  /** CLAMAV_URL and its settings: every upload is scanned by clamd before it is stored; null: no scanning. */
+  clamav: ClamavConfig | null;
+  /** Bearer token that /metrics requires; null: /metrics is not on the main port (see metricsPort). */
+  metricsToken: string | null;
+  /** A separate plain-HTTP listener serving only /metrics (each worker's way to be scraped); null: none. */
+  metricsPort: number | null;
+}
+
+export interface LogFileConfig {
+  /** Absolute; a link that always points at the file being written (app.log -> app.2026-11-30.3.log). */
+  path: string;
+  /** Size that starts a new file, as pino-roll reads it: 500k, 10m, 1g (no unit: MB). */
+  maxSize: string;
+  /** A new file also at each day's or hour's start; 'off': by size only. */
+  frequency: 'daily' | 'hourly' | 'off';
+  /** Rotated files kept besides the one being written; older ones are deleted. */
+  keep: number;
 }
 
 export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
@@ -109,6 +129,17 @@ export type StorageConfig =
       secretAccessKey: string | null;
       forcePathStyle: boolean;
     };
+
+export interface ClamavConfig {
+  /** tcp://host:port, unix:///path/to/clamd.sock, or a bare absolute socket path. */
+  url: string;
+  /** Bounds connecting to clamd and any silence from it (its scan after the last byte included). */
+  timeoutMs: number;
+  /** Longer uploads are refused unscanned (413 scan_size_exceeded): clamd's StreamMaxLength (25 MB by default). */
+  streamMaxBytes: number;
+  /** Store uploads unscanned, with a warning, when clamd is down or the upload too long for it. */
+  failOpen: boolean;
+}
 
 export const ENGINE_NAMES = ['whisper', 'openai', 'sphinx'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -288,6 +319,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       debug ? 'debug' : 'info',
     ),
+    logFile: readLogFile(read),
     host: read.string('HOST', '0.0.0.0'),
     port: read.int('PORT', 8000, 0, 65535),
     dataDir,
@@ -335,6 +367,9 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     webhookAllowPrivate: read.bool('WEBHOOK_ALLOW_PRIVATE', false),
     webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     webhookMaxAttempts: read.int('WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
+    clamav: readClamav(read),
+    metricsToken: read.optional('METRICS_TOKEN'),
+    metricsPort: read.raw('METRICS_PORT') === undefined ? null : read.int('METRICS_PORT', 0, 1, 65535),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -350,6 +385,17 @@ function readAdminEmails(read: Reader): string[] {
     return [];
   }
   return emails;
+}
+
+function readLogFile(read: Reader): LogFileConfig | null {
+  const file = read.optional('LOG_FILE');
+  const maxSize = read.string('LOG_FILE_MAX_SIZE', '10m').toLowerCase();
+  if (!/^[1-9]\d*[kmg]?$/.test(maxSize)) {
+    read.problems.push(`LOG_FILE_MAX_SIZE must be a size such as 500k, 10m or 1g, got "${maxSize}"`);
+  }
+  const frequency = read.oneOf('LOG_FILE_FREQUENCY', ['daily', 'hourly', 'off'] as const, 'daily');
+  const keep = read.int('LOG_FILE_KEEP', 7, 1, 1000);
+  return file === null ? null : { path: path.resolve(file), maxSize, frequency, keep };
 }
 
 function readLlm(read: Reader, openaiApiKey: string | null): LlmConfig {
@@ -389,6 +435,22 @@ function readStorage(read: Reader, dataDir: string): StorageConfig {
     secretAccessKey: read.optional('S3_SECRET_ACCESS_KEY'),
     // MinIO, Supabase Storage and most self-hosted S3 need path-style; AWS itself does not.
     forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', endpoint !== null),
+  };
+}
+
+function readClamav(read: Reader): ClamavConfig | null {
+  const url = read.raw('CLAMAV_URL');
+  if (url === undefined) return null;
+  try {
+    parseClamdUrl(url);
+  } catch (error) {
+    read.problems.push(`CLAMAV_URL ${(error as Error).message}`);
+  }
+  return {
+    url,
+    timeoutMs: read.int('CLAMAV_TIMEOUT_MS', 30_000, 100, 600_000),
+    streamMaxBytes: read.int('CLAMAV_STREAM_MAX_BYTES', 25 * 1024 * 1024, 1),
+    failOpen: read.bool('CLAMAV_FAIL_OPEN', false),
   };
 }
 

@@ -13,8 +13,13 @@ import type { JobQueue } from './jobs/queue.js';
 import { JobRegistry } from './jobs/registry.js';
 import { JobService } from './jobs/service.js';
 import { JobEventHub } from './jobs/events.js';
+import { createMetrics } from './metrics/create.js';
+import { instrumentProviders } from './metrics/llm.js';
+import type { Metrics } from './metrics/metrics.js';
+import { queuedJobsByType } from './metrics/queue-depth.js';
 import type { AudioIntakeOptions } from './recordings/audio-intake.js';
 import { RecordingService } from './recordings/service.js';
+import { createUploadScanner } from './scanning/upload-scanner.js';
 import { SearchService } from './search/service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/index.js';
@@ -53,6 +58,10 @@ export interface Runtime {
   engines: EngineSet;
   queue: JobQueue;
   intake: AudioIntakeOptions;
+  /** This instance's Prometheus metrics (its own registry); absent when nothing serves them. */
+  metrics?: Metrics;
+  /** Readiness of clamd when uploads depend on it: CLAMAV_URL set, CLAMAV_FAIL_OPEN not. */
+  clamdCheck?: () => Promise<void>;
 }
 
 /**
@@ -64,11 +73,13 @@ async function createQueue(
   database: Database,
   registry: JobRegistry,
   log: FastifyBaseLogger,
+  metrics: Metrics | undefined,
   overrides: RuntimeOverrides['queue'] = {},
 ): Promise<JobQueue> {
   const common = {
     db: database.db,
     registry,
+    metrics,
     concurrency: config.workerConcurrency,
     runWorkers: config.runWorkers,
     log,
@@ -96,10 +107,15 @@ export async function createRuntime(
   const blobStore = overrides.blobStore ?? (await createBlobStore(config.storage));
   const engines = overrides.engines ?? createEngines(config.stt, log);
   const ffmpeg = () => resolveFfmpeg(config.ffmpegPath);
-  const providers = createChatProviders(config.llm, {
-    onRetry: (provider, info) =>
-      log.warn({ provider, attempt: info.attempt, delay_ms: info.delayMs, err: info.error }, 'LLM call failed; retrying'),
-  });
+  const scanner = createUploadScanner(config.clamav, log, config.maxFileSize);
+  const metrics = await createMetrics(config, { queuedJobs: () => queuedJobsByType(db), log });
+  const providers = instrumentProviders(
+    createChatProviders(config.llm, {
+      onRetry: (provider, info) =>
+        log.warn({ provider, attempt: info.attempt, delay_ms: info.delayMs, err: info.error }, 'LLM call failed; retrying'),
+    }),
+    metrics,
+  );
   const completion = new CompletionService(db, config.llm, providers);
   const registry = new JobRegistry([
     new TranscriptionJob({
@@ -109,10 +125,11 @@ export async function createRuntime(
       ffmpeg,
       maxAttempts: config.jobAttempts,
       maxAudioSeconds: config.maxAudioDurationSeconds,
+      metrics,
     }),
     new ChatCompletionJob(completion, config.jobAttempts),
   ]);
-  const queue = await createQueue(config, database, registry, log, overrides.queue);
+  const queue = await createQueue(config, database, registry, log, metrics, overrides.queue);
   const jobs = new JobService(db, queue);
   const jobEvents = new JobEventHub(queue);
   const transcriptions = new TranscriptionService(db, {
@@ -127,6 +144,7 @@ export async function createRuntime(
     maxAttempts: config.webhookMaxAttempts,
     intervalMs: overrides.webhookIntervalMs ?? 2_000,
     log,
+    metrics,
   });
   return {
     jobEvents,
@@ -134,17 +152,20 @@ export async function createRuntime(
     blobStore,
     engines,
     queue,
+    metrics,
+    clamdCheck: scanner && !config.clamav?.failOpen ? () => scanner.ping() : undefined,
     intake: {
       allowedTypes: config.allowedAudioTypes,
       maxDurationSeconds: config.maxAudioDurationSeconds,
       ffmpeg,
       // Staged next to the blobs, an upload is stored by a rename rather than a second copy.
       tempDir: blobStore instanceof LocalBlobStore ? blobStore.stagingDir() : undefined,
+      scanner,
     },
     services: {
       auth: new AuthService(db, config),
       transcriptions,
-      recordings: new RecordingService(database, transcriptions, blobStore, jobs),
+      recordings: new RecordingService(database, transcriptions, blobStore, jobs, scanner),
       chat: new ChatService(db, transcriptions),
       jobs,
       search: new SearchService(db),

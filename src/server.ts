@@ -1,14 +1,19 @@
+import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { configOrExit, describeDatabase, prepareDatabase, type PreparedDatabase } from './bootstrap.js';
+import { loggerOptionsOrExit } from './logging.js';
+import { startMetricsListener, type MetricsListener } from './metrics/listener.js';
 import { removeDeadProcessTemp } from './process/startup-cleanup.js';
 
 const config = configOrExit();
 let stopping = false;
-const logger = { level: config.logLevel };
+let metricsListener: MetricsListener | null = null;
+const logger = await loggerOptionsOrExit(config);
 const { app, database } = await (async () => {
   let prepared: PreparedDatabase;
   try {
     prepared = await prepareDatabase(config, 'api', {
+      log: pino({ level: logger.level }, logger.stream),
       onPoolError: (error) => app.log.error({ err: error }, 'database pool error'),
     });
   } catch (error) {
@@ -43,6 +48,7 @@ async function shutdown(signal: string): Promise<void> {
     // Stops accepting connections, ends event streams, waits for in-flight requests and hands
     // running jobs back to the queue.
     await app.close();
+    await metricsListener?.close();
   } catch (error) {
     app.log.error({ err: error }, 'shutdown failed');
     code = 1;
@@ -68,6 +74,11 @@ try {
   await app.runtime.queue.start();
   app.runtime.webhookDispatcher.start();
   await app.listen({ host: config.host, port: config.port });
+  if (config.metricsPort !== null && app.runtime.metrics) {
+    const { metricsPort: port, metricsToken: token, host } = config;
+    metricsListener = await startMetricsListener({ host, port, token, metrics: app.runtime.metrics, log: app.log });
+    app.log.info({ port, token_required: token !== null }, 'metrics listener ready');
+  }
 } catch (error) {
   app.log.fatal({ err: error }, 'could not listen');
   process.exit(1);

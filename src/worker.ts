@@ -1,11 +1,14 @@
 import { pino } from 'pino';
 import { configOrExit, describeDatabase, prepareDatabase } from './bootstrap.js';
+import { loggerOptionsOrExit } from './logging.js';
 import { removeDeadProcessTemp } from './process/startup-cleanup.js';
+import { startMetricsListener, type MetricsListener } from './metrics/listener.js';
 import { createRuntime } from './runtime.js';
 
 // A worker always works jobs; RUN_WORKERS only lets API processes stop doing so.
 const config = { ...configOrExit(), runWorkers: true };
-const log = pino({ level: config.logLevel, base: { role: 'worker', pid: process.pid } });
+const { stream: logStream, ...logOptions } = await loggerOptionsOrExit(config);
+const log = pino({ ...logOptions, base: { role: 'worker', pid: process.pid } }, logStream);
 
 // Without DATABASE_URL the worker joins the embedded PostgreSQL its API started in DATA_DIR.
 const database = await prepareDatabase(config, 'worker', {
@@ -21,6 +24,7 @@ const database = await prepareDatabase(config, 'worker', {
 // Nobody asks a worker for live events, so it does not read the queue's event stream.
 const runtime = await createRuntime(config, database, log, { queue: { followEvents: false } });
 let stopping = false;
+let metricsListener: MetricsListener | null = null;
 
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -33,6 +37,7 @@ async function shutdown(signal: string): Promise<void> {
   force.unref();
   try {
     await runtime.queue.stop(config.shutdownTimeoutMs / 2);
+    await metricsListener?.close();
     await runtime.webhookDispatcher.stop();
     await database.close();
     process.exit(0);
@@ -49,6 +54,11 @@ try {
   await removeDeadProcessTemp(runtime.intake, log);
   await runtime.queue.start();
   runtime.webhookDispatcher.start();
+  // A worker has no HTTP server: this small listener is how Prometheus reaches it.
+  if (config.metricsPort !== null && runtime.metrics) {
+    const { metricsPort: port, metricsToken: token, host } = config;
+    metricsListener = await startMetricsListener({ host, port, token, metrics: runtime.metrics, log });
+  }
   log.info(
     { queue: runtime.queue.kind, database: describeDatabase(config), concurrency: config.workerConcurrency },
     'worker ready',

@@ -31,6 +31,7 @@ export const ERRORS = {
   timestamps_unavailable: { status: 409, permanent: true },
   payload_too_large: { status: 413, permanent: true },
   audio_too_long: { status: 413, permanent: true },
+  scan_size_exceeded: { status: 413, permanent: true },
   llm_context_exceeded: { status: 413, permanent: true },
   uri_too_long: { status: 414, permanent: true },
   unsupported_media_type: { status: 415, permanent: true },
@@ -40,6 +41,7 @@ export const ERRORS = {
   language_not_supported: { status: 422, permanent: true },
   engine_not_configured: { status: 422, permanent: true },
   model_not_allowed: { status: 422, permanent: true },
+  malware_detected: { status: 422, permanent: true },
   // Too many requests: ours, a provider's, or today's LLM allowance.
   rate_limited: { status: 429, permanent: false },
   llm_quota_exceeded: { status: 429, permanent: true },
@@ -59,6 +61,7 @@ export const ERRORS = {
   // Something this server needs is missing, busy or unreachable.
   service_unavailable: { status: 503, permanent: false },
   storage_unavailable: { status: 503, permanent: false, retryAfter: 10 },
+  scanner_unavailable: { status: 503, permanent: false, retryAfter: 10 },
   llm_overloaded: { status: 503, permanent: false, retryAfter: 10 },
   provider_overloaded: { status: 503, permanent: false, retryAfter: 10 },
   llm_not_configured: { status: 503, permanent: true },

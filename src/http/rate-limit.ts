@@ -36,13 +36,21 @@ async function rateLimitStore(log: FastifyBaseLogger, config: Config, onClose: (
   return { redis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true };
 }
 
-/** Registers the limiter on the root instance (it then applies to every route registered after). */
-export async function registerRateLimit(app: FastifyInstance, config: Config): Promise<void> {
+/**
+ * Registers the limiter on the root instance (it then applies to every route registered after).
+ * `onRejected` hears of every request it answers 429 (the credential routes' tighter limit too).
+ */
+export async function registerRateLimit(
+  app: FastifyInstance,
+  config: Config,
+  onRejected?: (request: FastifyRequest) => void,
+): Promise<void> {
   await app.register(rateLimit, {
     global: true,
     max: config.rateLimitMax,
     timeWindow: '1 minute',
     keyGenerator: callerKey,
+    ...(onRejected ? { onExceeded: onRejected } : {}),
     ...(await rateLimitStore(app.log, config, (close) => app.addHook('onClose', async () => close()))),
   });
 }

@@ -10,6 +10,7 @@ import type { EnqueueSpec, JobEvents, JobQueue } from './queue.js';
 import type { JobRegistry } from './registry.js';
 import { settlesWithin, Waker } from './waker.js';
 import { connectRedis, isRedisReady } from './redis.js';
+import type { JobMetrics } from '../metrics/metrics.js';
 import { JobRunner, type JobLog, type RunOutcome } from './runner.js';
 import { JobInterrupted, type JobStatus } from './types.js';
 import { retryDelayMs } from './failures.js';
@@ -30,6 +31,7 @@ export interface BullQueueOptions {
   /** How often rows left in the outbox (their process died before handing them over) are looked for. */
   pollMs?: number;
   retryDelayMs?: (attempt: number) => number;
+  metrics?: JobMetrics;
   /**
    * Follow every job's events through Redis (default true): what an API process needs for live
    * progress. Worker-only processes leave it off and save reading the whole event stream.
@@ -126,6 +128,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
       leaseMs: options.leaseMs,
       timeoutMs: options.timeoutMs,
       log: options.log,
+      metrics: options.metrics,
       retryDelayMs: options.retryDelayMs,
       events: {
         progress: (jobId, percent, seq) => this.announce(jobId, 'progress', { progress: percent }, seq),

@@ -4,6 +4,7 @@ import type { AppDatabase, Tx } from '../db/client.js';
 import type { EnqueueSpec, JobEvents, JobQueue } from './queue.js';
 import type { JobRegistry } from './registry.js';
 import { settlesWithin, Waker } from './waker.js';
+import type { JobMetrics } from '../metrics/metrics.js';
 import { JobRunner, type JobLog } from './runner.js';
 import { JobInterrupted, type JobRow } from './types.js';
 
@@ -20,6 +21,7 @@ export interface InlineQueueOptions {
   pollMs?: number;
   /** A running job is stopped after this long and fails (an engine that hangs must not hold a worker). */
   timeoutMs?: number;
+  metrics?: JobMetrics;
 }
 
 /**
@@ -48,6 +50,7 @@ export class InlineJobQueue extends EventEmitter<JobEvents> implements JobQueue 
       leaseMs: this.leaseMs,
       timeoutMs: options.timeoutMs,
       log: options.log,
+      metrics: options.metrics,
       events: {
         progress: (jobId, percent, seq) => this.emit('progress', jobId, percent, seq),
         partial: (jobId, data, seq) => this.emit('partial', jobId, data, seq),

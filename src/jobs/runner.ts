@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type AppDatabase, type Tx } from '../db/client.js';
+import type { JobMetrics } from '../metrics/metrics.js';
 import { asSystem } from '../db/scope.js';
 import type { EnqueueSpec } from './queue.js';
 import type { JobRegistry } from './registry.js';
@@ -29,6 +30,8 @@ export interface RawJob {
   progress: number;
   attempts: number;
   max_attempts: number;
+  created_at?: Date | string;
+  started_at?: Date | string | null;
 }
 
 export function toJobRow(raw: RawJob): JobRow {
@@ -67,6 +70,7 @@ export interface JobRunnerOptions {
   events: JobEventSink;
   /** Delay before retry `attempt + 1` (default: exponential backoff with jitter). */
   retryDelayMs?: (attempt: number) => number;
+  metrics?: JobMetrics;
 }
 
 const PROGRESS_WRITE_MS = 1_000;
@@ -190,7 +194,7 @@ export class JobRunner {
             returning *`,
       ),
     );
-    return raw ? toJobRow(raw) : null;
+    return raw ? this.started(raw) : null;
   }
 
   /**
@@ -208,7 +212,7 @@ export class JobRunner {
             where id = ${jobId} and status = 'queued' and not cancel_requested
             returning *`,
       );
-      if (queued) return { job: toJobRow(queued) };
+      if (queued) return { job: this.started(queued) };
       const [current] = await queryRows<RawJob & { cancel_requested: boolean }>(
         tx,
         sql`select * from jobs where id = ${jobId} for update`,
@@ -234,11 +238,20 @@ export class JobRunner {
             returning *`,
       );
       // The row is locked by this transaction since the select above, so the update found it.
-      return { job: toJobRow(claimed[0] as RawJob) };
+      return { job: this.started(claimed[0] as RawJob) };
     });
     if ('job' in outcome) return outcome;
     if (outcome.settled) this.options.events.settled(jobId, outcome.skip === 'cancelled' ? 'cancelled' : 'failed');
     return { skip: outcome.skip };
+  }
+
+  /** A claimed row as a job; a first start is timed from the queueing, both by the database's clock. */
+  private started(raw: RawJob): JobRow {
+    if (raw.attempts === 1 && raw.created_at && raw.started_at) {
+      const waited = new Date(raw.started_at).getTime() - new Date(raw.created_at).getTime();
+      this.options.metrics?.jobStarted(raw.type, waited / 1000);
+    }
+    return toJobRow(raw);
   }
 
   /** The assignments that make a job this worker's: one claim shape for every way a job is claimed. */
@@ -253,12 +266,15 @@ export class JobRunner {
 
   /** Runs a claimed job to an outcome. Never throws: bookkeeping failures are logged and reported as `lost`. */
   async run(job: JobRow, controller: AbortController): Promise<RunOutcome> {
+    let outcome: RunOutcome;
     try {
-      return await this.execute(job, controller);
+      outcome = await this.execute(job, controller);
     } catch (error) {
       this.options.log.error({ err: error, job_id: job.id }, 'job bookkeeping failed');
-      return { kind: 'lost' };
+      outcome = { kind: 'lost' };
     }
+    this.options.metrics?.jobRan(job.type, outcome.kind);
+    return outcome;
   }
 
   private async execute(job: JobRow, controller: AbortController): Promise<RunOutcome> {

@@ -13,6 +13,7 @@ import { decodeToWav } from '../audio/decode.js';
 import { JOB_TEMP, ownedPrefix } from '../process/leftovers.js';
 import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '../jobs/types.js';
 import { PermanentJobError } from '../jobs/types.js';
+import type { TranscriptionMetrics } from '../metrics/metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { EngineResult } from './engines/engine.js';
 import type { EngineSet } from './engines/index.js';
@@ -33,6 +34,7 @@ export interface TranscriptionJobDeps {
   /** MAX_AUDIO_DURATION_SECONDS: the decode stops there and the job fails with audio_too_long. */
   maxAudioSeconds: number;
   tempDir?: string;
+  metrics?: TranscriptionMetrics;
 }
 
 /** Share of the progress bar spent fetching and decoding before the engine starts. */
@@ -90,6 +92,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       // source and maxAudioSeconds of 16 kHz PCM.
       const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal, maxSeconds: this.deps.maxAudioSeconds });
       progress(DECODE_SHARE);
+      const engineStarted = performance.now();
       const result = await engine.transcribe(audio, {
         language: t.language ?? undefined,
         prompt: t.prompt ?? undefined,
@@ -99,6 +102,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         onProgress: (percent) => progress(DECODE_SHARE + (percent * (99 - DECODE_SHARE)) / 100),
         onSegment: (segment) => context.partial({ start: segment.start, end: segment.end, text: segment.text.trim() }),
       });
+      this.deps.metrics?.transcribed(t.engine, audio.durationSeconds, (performance.now() - engineStarted) / 1000);
       return {
         result: { transcription_id: t.id, recording_id: t.recordingId },
         commit: async (tx) => {

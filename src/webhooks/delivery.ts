@@ -4,6 +4,7 @@ import type { AppDatabase } from '../db/client.js';
 import { queryRows } from '../db/client.js';
 import { asSystem } from '../db/scope.js';
 import { AppError } from '../http/errors.js';
+import type { WebhookMetrics } from '../metrics/metrics.js';
 import { iso } from './service.js';
 import { postWebhook } from './post.js';
 import { sign } from './signing.js';
@@ -163,6 +164,7 @@ export async function deliverDue(db: AppDatabase, options: DeliverOptions): Prom
 export interface DispatcherOptions extends DeliverOptions {
   intervalMs: number;
   log?: FastifyBaseLogger;
+  metrics?: WebhookMetrics;
 }
 
 /** Runs deliverDue every intervalMs (never two at once); stop() waits for the running pass. */
@@ -189,8 +191,9 @@ export class WebhookDispatcher {
         // A full batch means more may be due: keep going until a short one.
         const batch = this.options.batchSize ?? 20;
         for (let i = 0; i < 10; i++) {
-          const { claimed } = await deliverDue(this.db, this.options);
-          if (claimed < batch || !this.timer) break;
+          const result = await deliverDue(this.db, this.options);
+          this.options.metrics?.webhookAttempts(result);
+          if (result.claimed < batch || !this.timer) break;
         }
       } catch (error) {
         this.options.log?.error({ err: error }, 'webhook delivery pass failed');

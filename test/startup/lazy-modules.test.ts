@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // Builds the app through ../helpers/app.js on the test database, in a process of its own.
 const CHILD = fileURLToPath(new URL('./default-app-child.ts', import.meta.url));
 
-const FORBIDDEN_PACKAGES = ['@aws-sdk/', '@smithy/', 'bullmq', 'ioredis', '@bull-board/', 'openai', '@anthropic-ai/', '@fugood/'];
+const FORBIDDEN_PACKAGES = ['@aws-sdk/', '@smithy/', 'bullmq', 'ioredis', '@bull-board/', 'openai', '@anthropic-ai/', '@fugood/', 'prom-client'];
 const FORBIDDEN_SOURCES = [
   'src/storage/s3.ts',
   'src/jobs/bullmq-queue.ts',

@@ -55,8 +55,8 @@ describe('graceful shutdown on PostgreSQL and Redis, with a worker process', { s
       STT_ENGINE: 'sphinx',
       SECRET_KEY: 'shutdown-bullmq-secret-that-is-long-enough',
       LOG_LEVEL: 'info',
-      // The worker's running jobs get half of it to finish: 4 s, far less than the long recording needs.
-      SHUTDOWN_TIMEOUT_MS: '8000',
+      // The worker's running jobs get half of it to finish: 2 s, far less than the long recording needs.
+      SHUTDOWN_TIMEOUT_MS: '4000',
       RATE_LIMIT_MAX: '1000000',
     };
   });

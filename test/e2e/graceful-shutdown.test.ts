@@ -19,8 +19,8 @@ describe('graceful shutdown on the embedded default', () => {
     SECRET_KEY: 'shutdown-test-secret-that-is-long-enough',
     // 'job interrupted; it will resume' is logged at info.
     LOG_LEVEL: 'info',
-    // Running jobs get half of it to finish: 4 s, far less than sphinx needs for the long recording.
-    SHUTDOWN_TIMEOUT_MS: '8000',
+    // Running jobs get half of it to finish: 2 s, far less than sphinx needs for the long recording.
+    SHUTDOWN_TIMEOUT_MS: '4000',
     RATE_LIMIT_MAX: '1000000',
   };
   let llm: FakeServer;

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { generate, memo, tempDir } from '../audio/fixtures.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { audioForm, runningFfmpegChildren } from '../helpers/audio.js';
+import { audioForm, withFfmpegPeak } from '../helpers/audio.js';
 import { bearer, registerUser } from '../helpers/factory.js';
 
 const UPLOADS = 200;
@@ -25,17 +24,8 @@ describeEachDatabase('200 concurrent uploads', (ctx) => {
     const clip = await readFile(
       await generate(path.join((await temp()).dir, 'clip.webm'), 'sine=frequency=440:duration=1', ['-c:a', 'libopus']),
     );
-    let most = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        most = Math.max(most, await runningFfmpegChildren());
-        await sleep(5);
-      }
-    })();
-    let responses;
-    try {
-      responses = await Promise.all(
+    const { result: responses, most } = await withFfmpegPeak(() =>
+      Promise.all(
         Array.from({ length: UPLOADS }, (_, i) =>
           app.inject({
             method: 'POST',
@@ -44,11 +34,8 @@ describeEachDatabase('200 concurrent uploads', (ctx) => {
             payload: audioForm(clip, `${i}.webm`),
           }),
         ),
-      );
-    } finally {
-      sampling = false;
-      await sampler;
-    }
+      ),
+    );
     const failed = responses.filter((res) => res.statusCode !== 201);
     assert.deepEqual(failed.map((res) => `${res.statusCode} ${res.body}`), []);
     for (const res of responses) assert.ok(Math.abs(res.json().duration_seconds - 1) < 0.05, res.body);

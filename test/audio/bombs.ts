@@ -2,6 +2,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { wavHeader } from '../../src/audio/wav.js';
 import { generate } from './fixtures.js';
 
 /**
@@ -10,19 +11,8 @@ import { generate } from './fixtures.js';
  */
 export function bombWav(): Buffer {
   const dataBytes = 95_680;
-  const wav = Buffer.alloc(44 + dataBytes);
-  wav.write('RIFF', 0, 'ascii');
-  wav.writeUInt32LE(36 + dataBytes, 4);
-  wav.write('WAVEfmt ', 8, 'ascii');
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20); // PCM
-  wav.writeUInt16LE(1, 22); // mono
-  wav.writeUInt32LE(1, 24); // 1 Hz
-  wav.writeUInt32LE(2, 28); // bytes per second
-  wav.writeUInt16LE(2, 32); // block size
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36, 'ascii');
-  wav.writeUInt32LE(dataBytes, 40);
+  // 16-bit mono at 1 Hz: 2 bytes a second.
+  const wav = Buffer.concat([wavHeader(dataBytes, 1), Buffer.alloc(dataBytes)]);
   // A little noise, so no codec or filter can treat it as nothing.
   for (let i = 44; i < wav.length; i += 97) wav[i] = i & 0xff;
   return wav;

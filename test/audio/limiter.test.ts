@@ -2,12 +2,11 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { measureAudio } from '../../src/audio/decode.js';
 import { resolveFfmpeg } from '../../src/audio/ffmpeg.js';
 import { ConcurrencyLimiter, uploadDecoders } from '../../src/audio/limiter.js';
-import { runningFfmpegChildren } from '../helpers/audio.js';
+import { withFfmpegPeak } from '../helpers/audio.js';
 import { generate, memo, tempDir } from './fixtures.js';
 
 const temp = memo(() => tempDir('limiter'));
@@ -24,17 +23,8 @@ test('at most N real decodes run at once, the rest queue, and every one complete
   let inside = 0;
   let mostInside = 0;
   let mostQueued = 0;
-  let mostProcesses = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      mostProcesses = Math.max(mostProcesses, await runningFfmpegChildren());
-      await sleep(5);
-    }
-  })();
-  let durations: number[];
-  try {
-    durations = await Promise.all(
+  const { result: durations, most: mostProcesses } = await withFfmpegPeak(() =>
+    Promise.all(
       Array.from({ length: 8 }, () =>
         limiter.run(async () => {
           inside++;
@@ -48,12 +38,8 @@ test('at most N real decodes run at once, the rest queue, and every one complete
           }
         }),
       ),
-    );
-  } finally {
-    // A failed assertion must not leave the sampler polling forever.
-    sampling = false;
-    await sampler;
-  }
+    ),
+  );
   assert.equal(mostInside, limit, 'the limit is reached, and never passed');
   assert.ok(mostQueued > 0, 'the others waited');
   assert.ok(mostProcesses >= 1, 'the sampler saw the decoders');

@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApp, type App } from '../../src/app.js';
+import { wavHeader } from '../../src/audio/wav.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, IN_CI } from '../helpers/databases.js';
@@ -17,20 +18,7 @@ import { clamdBinary, EICAR, startPrivateClamd, type PrivateClamd } from './clam
 
 /** A 16 kHz mono 16-bit WAV around `pcm`. */
 function wav(pcm: Buffer): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(16_000, 24);
-  header.writeUInt32LE(32_000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
+  return Buffer.concat([wavHeader(pcm.length, 16_000), pcm]);
 }
 
 /** Sound audio that carries the EICAR string in its samples: it passes every audio check. */

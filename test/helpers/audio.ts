@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Real recorded speech with reference transcripts, from Debian's pocketsphinx-testdata. */
 export const LIBRIVOX_DIR = '/usr/share/pocketsphinx/test/data/librivox';
@@ -73,4 +74,23 @@ export async function runningFfmpegChildren(): Promise<number> {
     }
   }
   return count;
+}
+
+/** Runs `work` while sampling runningFfmpegChildren(); returns its result and the most seen at once. */
+export async function withFfmpegPeak<T>(work: () => Promise<T>): Promise<{ result: T; most: number }> {
+  let most = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      most = Math.max(most, await runningFfmpegChildren());
+      await sleep(5);
+    }
+  })();
+  try {
+    const result = await work();
+    return { result, most };
+  } finally {
+    sampling = false;
+    await sampler;
+  }
 }

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { generate, memo, tempDir } from '../audio/fixtures.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { audioForm, runningFfmpegChildren } from '../helpers/audio.js';
+import { audioForm, withFfmpegPeak } from '../helpers/audio.js';
 import { bearer, registerUser } from '../helpers/factory.js';
 
 const SOURCE = 'sine=frequency=440:duration=2.5';
@@ -123,25 +122,13 @@ describeEachDatabase(
       const { app } = ctx();
       const user = await registerUser(app);
       const bytes = await webm();
-      let most = 0;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          most = Math.max(most, await runningFfmpegChildren());
-          await sleep(5);
-        }
-      })();
-      let responses;
-      try {
-        responses = await Promise.all(
+      const { result: responses, most } = await withFfmpegPeak(() =>
+        Promise.all(
           Array.from({ length: 4 * availableParallelism() + 2 }, (_, i) =>
             app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: audioForm(bytes, `${i}.webm`) }),
           ),
-        );
-      } finally {
-        sampling = false;
-        await sampler;
-      }
+        ),
+      );
       for (const res of responses) {
         assert.equal(res.statusCode, 201, res.body);
         assert.ok(Math.abs(res.json().duration_seconds - 60) < 0.05, String(res.json().duration_seconds));

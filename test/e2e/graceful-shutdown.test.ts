@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FakeServer } from '../helpers/fake-llm.js';
+import { stallingLlm, type FakeServer } from '../helpers/fake-llm.js';
 import { isAlive, readEventStream, startServer, stopServer, tempDir, waitForExit, waitUntil, type RunningServer } from '../helpers/server-process.js';
-import { ApiClient, assertCleanShutdown, enginesOf, longRecording, stallingLlm } from './shutdown-support.js';
+import { ApiClient, assertCleanShutdown, enginesOf, longRecording } from './shutdown-support.js';
 
 const TIMEOUT = { timeout: 420_000 };
 

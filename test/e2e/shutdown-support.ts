@@ -1,10 +1,9 @@
-/** What the graceful-shutdown suites share: a long recording, a stalling chat provider, and API calls. */
+/** What the graceful-shutdown suites share: a long recording and API calls. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { audioForm, librivoxClips } from '../helpers/audio.js';
-import { fakeServer, sse, startSse, type FakeServer } from '../helpers/fake-llm.js';
 import { call, descendantsRunning, tempDir, waitUntil, type Child, type RunningServer } from '../helpers/server-process.js';
 
 export const SPHINX = 'pocketsphinx_continuous';
@@ -18,20 +17,6 @@ export function longRecording(): string {
   const clips = librivoxClips().map((c) => c.wavPath);
   execFileSync('sox', [...clips, ...clips, wav]);
   return wav;
-}
-
-/** An OpenAI-compatible provider that sends one token, then holds the answer open until hung up on. */
-export function stallingLlm(): Promise<FakeServer> {
-  return fakeServer((_request, res) => {
-    startSse(res);
-    sse(res, null, {
-      id: 'c',
-      object: 'chat.completion.chunk',
-      created: 0,
-      model: 'gpt-test',
-      choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' }, finish_reason: null }],
-    });
-  });
 }
 
 export interface JobView {

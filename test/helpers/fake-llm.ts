@@ -127,3 +127,17 @@ export async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
   for await (const event of events) out.push(event);
   return out;
 }
+
+/** An OpenAI-compatible provider that sends one token, then holds the answer open until hung up on. */
+export function stallingLlm(): Promise<FakeServer> {
+  return fakeServer((_request, res) => {
+    startSse(res);
+    sse(res, null, {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'gpt-test',
+      choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' }, finish_reason: null }],
+    });
+  });
+}

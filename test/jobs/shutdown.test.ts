@@ -19,7 +19,7 @@ import { audioForm, shortClip } from '../helpers/audio.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
-import { fakeServer, sse, startSse, type FakeServer } from '../helpers/fake-llm.js';
+import { stallingLlm, type FakeServer } from '../helpers/fake-llm.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js';
 import { readEventStream, waitUntil } from '../helpers/server-process.js';
 
@@ -85,17 +85,7 @@ describe('closing the app', () => {
   let llm: FakeServer;
   before(async () => {
     testDb = await createTestDatabase();
-    // Sends one token, then holds the answer open until it is hung up on.
-    llm = await fakeServer((_request, res) => {
-      startSse(res);
-      sse(res, null, {
-        id: 'c',
-        object: 'chat.completion.chunk',
-        created: 0,
-        model: 'gpt-test',
-        choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' }, finish_reason: null }],
-      });
-    });
+    llm = await stallingLlm();
   });
   after(async () => {
     await llm?.close();

@@ -1,12 +1,12 @@
 /** Finding an ffmpeg binary and running it: bounded stderr, cancellable, errors that say why. */
 
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { spawnTied } from '../process/spawn.js';
+import { findExecutable } from '../process/find-executable.js';
 
 /** How long `ffmpeg -version` may take before a binary counts as broken. */
 const VERSION_TIMEOUT_MS = 15_000;
@@ -38,7 +38,7 @@ export async function locateFfmpeg(
 ): Promise<string> {
   if (configured) return configuredFfmpeg(configured, searchPath);
 
-  const onPath = await findOnPath('ffmpeg', searchPath);
+  const onPath = findExecutable('ffmpeg', searchPath);
   let pathProblem = 'no ffmpeg on PATH';
   if (onPath) {
     try {
@@ -82,7 +82,7 @@ export async function bundledFfmpeg(): Promise<string> {
 async function configuredFfmpeg(configured: string, searchPath: string): Promise<string> {
   // A bare name (FFMPEG_PATH=ffmpeg6) is looked up on PATH, anything else is a file path.
   const isPath = configured.includes('/') || configured.includes(path.sep);
-  const binary = isPath ? path.resolve(configured) : await findOnPath(configured, searchPath);
+  const binary = isPath ? path.resolve(configured) : findExecutable(configured, searchPath);
   if (!binary) throw new Error(`FFMPEG_PATH=${configured}: no such program on PATH`);
   try {
     const info = await stat(binary);
@@ -96,20 +96,6 @@ async function configuredFfmpeg(configured: string, searchPath: string): Promise
     throw new Error(`FFMPEG_PATH=${configured} does not run as ffmpeg: ${describe(error)}`, { cause: error });
   }
   return binary;
-}
-
-async function findOnPath(name: string, searchPath: string): Promise<string | null> {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.resolve(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }
 
 /** Runs `binary -version` and insists that it answers like ffmpeg. */

@@ -7,8 +7,7 @@
  * streams). Where setpriv is missing or too old (before util-linux 2.33) it is a plain spawn.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import path from 'node:path';
+import { findExecutable } from './find-executable.js';
 
 let launcher: string | null | undefined;
 
@@ -36,23 +35,4 @@ export function spawnTied(command: string, args: readonly string[], options: Spa
   if (!setpriv || !program) return spawn(command, args, options);
   // `--` ends setpriv's options: the program's own arguments may start with a dash.
   return spawn(setpriv, ['--pdeathsig', 'KILL', '--', program, ...args], options);
-}
-
-/** The absolute path `command` runs as (searched on `searchPath` when it has no slash), or null. */
-function findExecutable(command: string, searchPath: string): string | null {
-  const candidates = command.includes('/')
-    ? [path.resolve(command)]
-    : searchPath
-        .split(path.delimiter)
-        .filter((dir) => dir !== '')
-        .map((dir) => path.resolve(dir, command));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here, or not runnable
-    }
-  }
-  return null;
 }

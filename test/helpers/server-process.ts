@@ -233,32 +233,22 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T> | T, ms
 
 /** Pids of live processes (zombies excluded) whose program is `program` and that descend from `ancestor`. */
 export function descendantsRunning(ancestor: number, program: string): number[] {
-  const parents = new Map<number, number>();
-  const matching: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z') continue;
-      const pid = Number(entry);
-      parents.set(pid, Number(ppid));
-      const argv0 = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '';
-      if (path.basename(argv0) === program) matching.push(pid);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return matching.filter((pid) => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === ancestor) return true;
-    return false;
-  });
+  const processes = runningProcesses();
+  const parents = new Map(processes.map((p) => [p.pid, p.ppid]));
+  return processes
+    .filter((p) => path.basename(p.argv0) === program)
+    .map((p) => p.pid)
+    .filter((pid) => {
+      for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === ancestor) return true;
+      return false;
+    });
 }
 
 export interface ProcessInfo {
   pid: number;
   ppid: number;
+  /** The program as it was started (argv[0]). */
+  argv0: string;
   cmdline: string;
 }
 
@@ -271,8 +261,8 @@ export function runningProcesses(): ProcessInfo[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (state === 'Z') continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      found.push({ pid: Number(entry), ppid: Number(ppid), cmdline });
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      found.push({ pid: Number(entry), ppid: Number(ppid), argv0: argv.split('\0')[0] ?? '', cmdline: argv.replace(/\0/g, ' ').trim() });
     } catch {
       // exited meanwhile
     }

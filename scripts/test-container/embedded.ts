@@ -1,7 +1,8 @@
 /**
  * The image on its own, as the README's one command runs it (`docker run -p 8000:8000 -v data:/data`):
  * the embedded PostgreSQL as the image's non-root user, a LibriVox clip through pocketsphinx, a
- * clean stop on SIGTERM, and the data still there after a restart.
+ * clean stop on SIGTERM, the data still there after a restart, and a second container on the same
+ * volume refused.
  */
 import assert from 'node:assert/strict';
 import { log, output, run } from './exec.js';
@@ -35,6 +36,17 @@ export async function embeddedDefault(image: string, runName: string): Promise<v
     const body = (await list.json()) as { items?: unknown[] };
     assert.equal(list.status, 200);
     assert.equal(body.items?.length, 1, 'the recording survived the restart (same volume, same secret key)');
+
+    // A second container on the same volume cannot see the first one's processes (another pid
+    // namespace), so only the folder's flock stops it from starting a second server on the files.
+    const second = await run('podman', ['run', '--rm', '--name', `${name}-second`, '-v', `${volume}:/data`, image], {
+      allowFailure: true,
+      timeoutMs: 120_000,
+    });
+    assert.equal(second.code, 1, `a second container on the same volume must refuse to start:\n${second.stdout}${second.stderr}`);
+    assert.match(second.stdout + second.stderr, /started by a process this one cannot see/);
+    const still = await fetch(`${base}/api/v1/health/readiness`);
+    assert.equal(still.status, 200, 'the first container keeps its database');
   } catch (error) {
     await showLogs(name);
     throw error;

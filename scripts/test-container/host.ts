@@ -7,7 +7,16 @@ import { createServer } from 'node:net';
 import { log, run } from './exec.js';
 
 // debian-archive-keyring: debootstrap checks Debian's signatures with it (already there on Debian).
-const PACKAGES = ['podman', 'runc', 'podman-compose', 'debootstrap', 'debian-archive-keyring'];
+// The dnsname CNI plugin: without it (it is only a recommendation of nothing), Debian's podman
+// gives compose networks no DNS, and services cannot reach each other by name (db, redis).
+const PACKAGES = [
+  'podman',
+  'runc',
+  'podman-compose',
+  'debootstrap',
+  'debian-archive-keyring',
+  'golang-github-containernetworking-plugin-dnsname',
+];
 const CONTAINERS_CONF = '/etc/containers/containers.conf';
 /*
  * Root here lacks CAP_SYS_RESOURCE, so podman's default rlimits are refused; the cgroup layout is

@@ -4,7 +4,8 @@
  * and the data of the old PGlite default imported.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -132,6 +133,22 @@ describe('embedded PostgreSQL (built server, nothing configured)', () => {
       const still = await call(first, 'GET', '/api/v1/health/readiness');
       assert.equal(still.status, 200, 'the first API keeps its database');
       assert.deepEqual(await stopServer(first), { code: 0, signal: null }, first.output());
+    });
+
+    test('a server out of sight (another container on the same volume) keeps the folder: the API exits, nothing started', async () => {
+      // What a server in another pid namespace leaves visible here: no live pid, but its flock.
+      const pgdata = path.join(dataDir, 'pg');
+      const holder = spawn('flock', [path.join(pgdata, 'transcribo.lock'), '-c', 'echo locked; exec sleep 300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await once(holder.stdout, 'data');
+        const other = spawnChild([SERVER_JS], { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' }, tempDir('cwd'));
+        const exit = await waitForExit(other, 60_000);
+        assert.equal(exit.code, 1, other.output());
+        assert.match(other.stderr(), /started by a process this one cannot see/, other.output());
+        assert.deepEqual(postmastersOn(pgdata), [], 'no second server on the same files');
+      } finally {
+        holder.kill('SIGKILL');
+      }
     });
   });
 

@@ -35,6 +35,7 @@ export function clusterPaths(dataDir: string) {
     pgdata,
     password: path.join(pgdata, 'transcribo.password'),
     owner: path.join(pgdata, 'transcribo.owner'),
+    lock: path.join(pgdata, 'transcribo.lock'),
     log: path.join(pgdata, 'server.log'),
   };
 }
@@ -132,10 +133,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: EmbeddedLog): 
     await stopServer(running.pid, null);
   }
 
-  const { child, url } = await spawnOnFreePort(binaries, user, paths, SERVER_SETTINGS, (port) => urlFor(port, password));
+  const { child, pid, url } = await spawnOnFreePort(binaries, user, paths, SERVER_SETTINGS, (port) => urlFor(port, password));
   await createDatabase(url);
-  log.info({ pid: child.pid, port: new URL(url).port, pgdata: paths.pgdata }, 'embedded PostgreSQL started');
-  return own(paths.owner, url, child.pid!, child, { initialised, adopted: false });
+  log.info({ pid, port: new URL(url).port, pgdata: paths.pgdata }, 'embedded PostgreSQL started');
+  return own(paths.owner, url, pid, child, { initialised, adopted: false });
 }
 
 async function createDatabase(url: string): Promise<void> {

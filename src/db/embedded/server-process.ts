@@ -6,7 +6,8 @@ import pg from 'pg';
 import type { PostgresBinaries } from './binaries.js';
 import { freeLoopbackPort } from './free-port.js';
 import type { ServerUser } from './os-user.js';
-import { isAlive } from './postmaster.js';
+import { findExecutable } from '../../process/find-executable.js';
+import { isAlive, readPostmasterPid } from './postmaster.js';
 
 /** Starting, probing and stopping the postgres process; where its files are is cluster.ts's business. */
 
@@ -17,6 +18,27 @@ const LOG_LIMIT_BYTES = 10 * 1024 * 1024;
 export interface ServerFiles {
   pgdata: string;
   log: string;
+  /** Held (flock) by the server and every one of its processes while it runs. */
+  lock: string;
+}
+
+/** flock(1)'s answer when the lock is already held (-E); EX_TEMPFAIL, which postgres never uses. */
+const LOCK_HELD_EXIT = 75;
+
+/** Another server, out of this process's sight, runs on the same folder. */
+export class ClusterInUse extends Error {}
+
+/*
+ * postmaster.pid only protects a folder within one pid namespace: a second container on the same
+ * volume sees no live pid there, and postgres would start a second server on the same files. A
+ * flock is kernel-wide and dies with the last process holding it, so postgres runs under
+ * `flock -n`, which passes the locked descriptor on to the server and all its children. Where
+ * flock(1) is missing (macOS), the folder is protected by postmaster.pid alone.
+ */
+function command(postgres: string, args: string[], lock: string): [string, string[]] {
+  const flock = findExecutable('flock', process.env.PATH ?? '');
+  if (!flock) return [postgres, args];
+  return [flock, ['--nonblock', '--conflict-exit-code', String(LOCK_HELD_EXIT), lock, postgres, ...args]];
 }
 
 export async function tryConnect(url: string): Promise<Error | null> {
@@ -88,7 +110,7 @@ export async function spawnOnFreePort(
   paths: ServerFiles,
   settings: string[],
   urlFor: (port: number) => string,
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; pid: number; url: string }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freeLoopbackPort();
     const logStat = await stat(paths.log).catch(() => null);
@@ -97,7 +119,9 @@ export async function spawnOnFreePort(
     const fd = openSync(paths.log, 'a', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(binaries.postgres, ['-D', paths.pgdata, '-p', String(port), ...settings.flatMap((setting) => ['-c', setting])], {
+      const args = ['-D', paths.pgdata, '-p', String(port), ...settings.flatMap((setting) => ['-c', setting])];
+      const [file, argv] = command(binaries.postgres, args, paths.lock);
+      child = spawn(file, argv, {
         // Its own process group: a Ctrl-C meant for the API must not stop the database under it
         // while the API is still handing back its jobs.
         detached: true,
@@ -111,8 +135,16 @@ export async function spawnOnFreePort(
     const url = urlFor(port);
     try {
       await waitUntilReady(url, child, paths.log);
-      return { child, url };
+      // Under flock, the child is the wrapper: signals go to the server itself.
+      const pid = (await readPostmasterPid(paths.pgdata))?.pid ?? child.pid!;
+      return { child, pid, url };
     } catch (error) {
+      if (child.exitCode === LOCK_HELD_EXIT) {
+        throw new ClusterInUse(
+          `Another PostgreSQL server runs on ${paths.pgdata}, started by a process this one cannot see ` +
+            '(another container or machine sharing the volume). Stop it, or give this one another DATA_DIR.',
+        );
+      }
       const log = (await readFile(paths.log, 'utf8').catch(() => '')).slice(logSize);
       if (attempt < 3 && /could not bind|address already in use/i.test(log)) continue;
       throw error;

@@ -67,13 +67,18 @@ function migratedTemplate(): Promise<string> {
       try {
         const found = await client.query('select 1 from pg_database where datname = $1', [name]);
         if (found.rowCount) return;
+        // Templates of other migration sets go once they are an hour old: a run of another
+        // checkout (another branch, a CI clone) may be copying from its own one right now.
         const stale = await client.query<{ datname: string }>(
-          "select datname from pg_database where datname like 'transcribo_tpl_%' or datname like 'transcribo_build_%'",
+          `select datname from pg_database
+            where (datname like 'transcribo_tpl_%' or datname like 'transcribo_build_%')
+              and coalesce(nullif(shobj_description(oid, 'pg_database'), '')::bigint, 0) < extract(epoch from now()) - 3600`,
         );
         for (const { datname } of stale.rows) await client.query(`drop database if exists ${datname} with (force)`);
         // Built under another name and renamed when complete: a killed run leaves no half template.
         const building = `transcribo_build_${randomBytes(4).toString('hex')}`;
         await client.query(`create database ${building}`);
+        await client.query(`comment on database ${building} is '${Math.floor(Date.now() / 1000)}'`);
         const database = await openDatabase({ url: urlOf(building), poolSize: 1 });
         try {
           await migrate(database.db);

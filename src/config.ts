@@ -1,10 +1,26 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
-import { parseClamdUrl } from './scanning/clamd.js';
+import { readLlm, type LlmConfig } from './config/llm.js';
+import {
+  readClamav,
+  readLogFile,
+  readRealtime,
+  readTls,
+  type ClamavConfig,
+  type LogFileConfig,
+  type RealtimeConfig,
+  type TlsConfig,
+} from './config/operations.js';
+import { ConfigError, Reader, type Env } from './config/reader.js';
+import { readStt, type SttConfig } from './config/speech.js';
+import { readStorage, type StorageConfig } from './config/storage.js';
 
-export type Env = Record<string, string | undefined>;
+export { ConfigError, readEnvironment, type Env } from './config/reader.js';
+export { LLM_PROVIDERS, type LlmConfig, type LlmProviderName } from './config/llm.js';
+export type { ClamavConfig, LogFileConfig, RealtimeConfig, TlsConfig } from './config/operations.js';
+export { ENGINE_NAMES, type EngineName, type SttConfig } from './config/speech.js';
+export type { StorageConfig } from './config/storage.js';
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
 
@@ -78,107 +94,9 @@ export interface Config {
   metricsToken: string | null;
   /** A separate plain-HTTP listener serving only /metrics (each worker's way to be scraped); null: none. */
   metricsPort: number | null;
-}
-
-export interface LogFileConfig {
-  /** Absolute; a link that always points at the file being written (app.log -> app.2026-11-30.3.log). */
-  path: string;
-  /** Size that starts a new file, as pino-roll reads it: 500k, 10m, 1g (no unit: MB). */
-  maxSize: string;
-  /** A new file also at each day's or hour's start; 'off': by size only. */
-  frequency: 'daily' | 'hourly' | 'off';
-  /** Rotated files kept besides the one being written; older ones are deleted. */
-  keep: number;
-}
-
-export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
-export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
-
-export interface LlmConfig {
-  /** The default provider; null when none has a key or base URL (chat then answers 503). */
-  provider: LlmProviderName | null;
-  model: string;
-  openai: { apiKey: string | null; baseUrl: string | null };
-  anthropic: { apiKey: string | null; baseUrl: string | null };
-  /** provider:model pairs a request may pick besides the default (e.g. anthropic:claude-sonnet-4-5). */
-  allowedModels: string[];
-  timeoutMs: number;
-  /** Retries of a transient provider error (429, 5xx, timeout) before the user gets 502/504. */
-  maxRetries: number;
-  retryBaseMs: number;
-  /** Tokens of transcript sent whole; longer transcripts are retrieved from or summarised in chunks. */
-  contextTokens: number;
-  maxOutputTokens: number;
-  /** Tokens a user may spend per UTC day; 0 means unlimited. */
-  dailyTokenLimit: number;
-}
-
-const DEFAULT_MODELS: Record<LlmProviderName, string> = {
-  openai: 'gpt-4o-mini',
-  anthropic: 'claude-3-5-haiku-latest',
-};
-
-export type StorageConfig =
-  | { backend: 'local'; dir: string }
-  | {
-      backend: 's3';
-      bucket: string;
-      endpoint: string | null;
-      region: string;
-      accessKeyId: string | null;
-      secretAccessKey: string | null;
-      forcePathStyle: boolean;
-    };
-
-export interface ClamavConfig {
-  /** tcp://host:port, unix:///path/to/clamd.sock, or a bare absolute socket path. */
-  url: string;
-  /** Bounds connecting to clamd and any silence from it (its scan after the last byte included). */
-  timeoutMs: number;
-  /** Longer uploads are refused unscanned (413 scan_size_exceeded): clamd's StreamMaxLength (25 MB by default). */
-  streamMaxBytes: number;
-  /** Store uploads unscanned, with a warning, when clamd is down or the upload too long for it. */
-  failOpen: boolean;
-}
-
-export const ENGINE_NAMES = ['whisper', 'openai', 'sphinx'] as const;
-export type EngineName = (typeof ENGINE_NAMES)[number];
-
-export interface SttConfig {
-  defaultEngine: EngineName;
-  whisper: {
-    /** A model name (tiny … large-v3-turbo, .en variants) or a path to a ggml .bin file. */
-    model: string;
-    modelsDir: string;
-    /** Where named models are downloaded from: `${baseUrl}/ggml-${name}.bin`. */
-    modelBaseUrl: string;
-    threads: number;
-    /** Models a request may name; anything else would be a multi-GB download on a user's whim. */
-    allowedModels: string[];
-    /** Native build: default (CPU), or vulkan / cuda when that package is installed. */
-    variant: 'default' | 'vulkan' | 'cuda';
-  };
-  openai: {
-    /** OpenAI-compatible API root including /v1; null means OpenAI itself. */
-    baseUrl: string | null;
-    apiKey: string | null;
-    model: string;
-    /** Files above this are split on silence before upload (OpenAI's limit is 25 MB). */
-    maxUploadBytes: number;
-    timeoutMs: number;
-  };
-  sphinx: {
-    binary: string;
-    /** Acoustic model folder; null uses pocketsphinx's default (pocketsphinx-en-us). */
-    hmm: string | null;
-  };
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
+  realtime: RealtimeConfig;
+  /** TLS_CERT_FILE + TLS_KEY_FILE: the API port serves HTTPS (and WSS); null: plain HTTP. */
+  tls: TlsConfig;
 }
 
 /** Values that appear in examples and must never guard a production deployment. */
@@ -198,87 +116,6 @@ export const DEFAULT_AUDIO_TYPES = [
   'audio/webm',
   'audio/flac',
 ];
-
-/** Reads `.env` (if present) under the process environment: real variables win. */
-export function readEnvironment(cwd = process.cwd(), env: Env = process.env): Env {
-  const file = path.join(cwd, '.env');
-  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
-  return { ...fromFile, ...env };
-}
-
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  raw(name: string): string | undefined {
-    const value = this.env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
-  }
-
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
-  }
-
-  optional(name: string): string | null {
-    return this.raw(name) ?? null;
-  }
-
-  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const digits = value.replace(/_/g, '');
-    const parsed = /^-?\d+$/.test(digits) ? Number(digits) : NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      this.problems.push(`${name} must be an integer between ${min} and ${max}, got "${value}"`);
-      return fallback;
-    }
-    return parsed;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const lower = value.toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
-    if (['0', 'false', 'no', 'off'].includes(lower)) return false;
-    this.problems.push(`${name} must be true or false, got "${value}"`);
-    return fallback;
-  }
-
-  list(name: string, fallback: string[]): string[] {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    return value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0);
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const match = allowed.find((item) => item.toLowerCase() === value.toLowerCase());
-    if (!match) {
-      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
-      return fallback;
-    }
-    return match;
-  }
-
-  url(name: string, protocols: string[]): string | null {
-    const value = this.raw(name);
-    if (value === undefined) return null;
-    try {
-      const parsed = new URL(value);
-      if (!protocols.includes(parsed.protocol)) {
-        this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
-      }
-    } catch {
-      this.problems.push(`${name} must be a URL, got "${value}"`);
-    }
-    return value;
-  }
-}
 
 /**
  * Turns an environment into a validated Config. Nothing else reads process.env; tests call this
@@ -370,6 +207,8 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     clamav: readClamav(read),
     metricsToken: read.optional('METRICS_TOKEN'),
     metricsPort: read.raw('METRICS_PORT') === undefined ? null : read.int('METRICS_PORT', 0, 1, 65535),
+    realtime: readRealtime(read),
+    tls: readTls(read),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -385,101 +224,6 @@ function readAdminEmails(read: Reader): string[] {
     return [];
   }
   return emails;
-}
-
-function readLogFile(read: Reader): LogFileConfig | null {
-  const file = read.optional('LOG_FILE');
-  const maxSize = read.string('LOG_FILE_MAX_SIZE', '10m').toLowerCase();
-  if (!/^[1-9]\d*[kmg]?$/.test(maxSize)) {
-    read.problems.push(`LOG_FILE_MAX_SIZE must be a size such as 500k, 10m or 1g, got "${maxSize}"`);
-  }
-  const frequency = read.oneOf('LOG_FILE_FREQUENCY', ['daily', 'hourly', 'off'] as const, 'daily');
-  const keep = read.int('LOG_FILE_KEEP', 7, 1, 1000);
-  return file === null ? null : { path: path.resolve(file), maxSize, frequency, keep };
-}
-
-function readLlm(read: Reader, openaiApiKey: string | null): LlmConfig {
-  const openai = { apiKey: openaiApiKey, baseUrl: read.url('OPENAI_BASE_URL', ['http:', 'https:']) };
-  const anthropic = {
-    apiKey: read.optional('ANTHROPIC_API_KEY'),
-    baseUrl: read.url('ANTHROPIC_BASE_URL', ['http:', 'https:']),
-  };
-  const configured = (p: { apiKey: string | null; baseUrl: string | null }) => Boolean(p.apiKey || p.baseUrl);
-  const fallback: LlmProviderName | null = configured(openai) ? 'openai' : configured(anthropic) ? 'anthropic' : null;
-  const provider = read.raw('LLM_PROVIDER') ? read.oneOf('LLM_PROVIDER', LLM_PROVIDERS, 'openai') : fallback;
-  return {
-    provider,
-    model: read.string('LLM_MODEL', DEFAULT_MODELS[provider ?? 'openai']),
-    openai,
-    anthropic,
-    allowedModels: read.list('LLM_ALLOWED_MODELS', []),
-    timeoutMs: read.int('LLM_TIMEOUT_MS', 60_000, 100),
-    maxRetries: read.int('LLM_MAX_RETRIES', 2, 0, 10),
-    retryBaseMs: read.int('LLM_RETRY_BASE_MS', 500, 1),
-    contextTokens: read.int('LLM_CONTEXT_TOKENS', 12_000, 100),
-    maxOutputTokens: read.int('LLM_MAX_OUTPUT_TOKENS', 1_024, 16),
-    dailyTokenLimit: read.int('LLM_DAILY_TOKEN_LIMIT', 0, 0),
-  };
-}
-
-function readStorage(read: Reader, dataDir: string): StorageConfig {
-  const bucket = read.optional('S3_BUCKET');
-  if (!bucket) return { backend: 'local', dir: path.join(dataDir, 'blobs') };
-  const endpoint = read.url('S3_ENDPOINT', ['http:', 'https:']);
-  return {
-    backend: 's3',
-    bucket,
-    endpoint,
-    region: read.string('S3_REGION', 'us-east-1'),
-    accessKeyId: read.optional('S3_ACCESS_KEY_ID'),
-    secretAccessKey: read.optional('S3_SECRET_ACCESS_KEY'),
-    // MinIO, Supabase Storage and most self-hosted S3 need path-style; AWS itself does not.
-    forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', endpoint !== null),
-  };
-}
-
-function readClamav(read: Reader): ClamavConfig | null {
-  const url = read.raw('CLAMAV_URL');
-  if (url === undefined) return null;
-  try {
-    parseClamdUrl(url);
-  } catch (error) {
-    read.problems.push(`CLAMAV_URL ${(error as Error).message}`);
-  }
-  return {
-    url,
-    timeoutMs: read.int('CLAMAV_TIMEOUT_MS', 30_000, 100, 600_000),
-    streamMaxBytes: read.int('CLAMAV_STREAM_MAX_BYTES', 25 * 1024 * 1024, 1),
-    failOpen: read.bool('CLAMAV_FAIL_OPEN', false),
-  };
-}
-
-function readStt(read: Reader, dataDir: string, openaiApiKey: string | null): SttConfig {
-  return {
-    defaultEngine: read.oneOf('STT_ENGINE', ENGINE_NAMES, 'whisper'),
-    whisper: {
-      model: read.string('WHISPER_MODEL', 'base'),
-      modelsDir: path.resolve(read.string('MODELS_DIR', path.join(dataDir, 'models'))),
-      modelBaseUrl: (
-        read.url('WHISPER_MODEL_BASE_URL', ['http:', 'https:']) ??
-        'https://huggingface.co/ggerganov/whisper.cpp/resolve/main'
-      ).replace(/\/+$/, ''),
-      threads: read.int('WHISPER_THREADS', 4, 1, 256),
-      allowedModels: read.list('WHISPER_ALLOWED_MODELS', [read.string('WHISPER_MODEL', 'base')]),
-      variant: read.oneOf('WHISPER_VARIANT', ['default', 'vulkan', 'cuda'] as const, 'default'),
-    },
-    openai: {
-      baseUrl: read.url('STT_BASE_URL', ['http:', 'https:']),
-      apiKey: read.optional('STT_API_KEY') ?? openaiApiKey,
-      model: read.string('STT_MODEL', 'whisper-1'),
-      maxUploadBytes: read.int('STT_MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 64 * 1024),
-      timeoutMs: read.int('STT_TIMEOUT_MS', 600_000, 1_000),
-    },
-    sphinx: {
-      binary: read.string('POCKETSPHINX_BIN', 'pocketsphinx_continuous'),
-      hmm: read.optional('POCKETSPHINX_HMM'),
-    },
-  };
 }
 
 function persistedSecret(dataDir: string): string {

@@ -54,9 +54,11 @@ const podLabels = (d: IDeployment) => d.spec!.template.metadata?.labels ?? {};
 const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-/** Names src/config.ts reads: `read.int('PORT', …)`, `read.raw('METRICS_PORT')` and the like. */
+/** Names src/config.ts and src/config/ read: `read.int('PORT', …)`, `read.raw('METRICS_PORT')` and the like. */
 function namesConfigReads(): Set<string> {
-  const source = readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8');
+  const dir = path.join(ROOT, 'src', 'config');
+  const files = [path.join(ROOT, 'src', 'config.ts'), ...readdirSync(dir).map((name) => path.join(dir, name))];
+  const source = files.map((file) => readFileSync(file, 'utf8')).join('\n');
   const names = new Set([...source.matchAll(/\bread\.\w+\(\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!));
   // Guards the pattern itself: were config.ts to read differently, nothing would match.
   for (const known of ['DATABASE_URL', 'REDIS_URL', 'SECRET_KEY', 'PORT']) assert.ok(names.has(known), `config.ts reads ${known}`);

@@ -8,6 +8,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# onnxruntime-node (Silero VAD) would download CUDA files in the `npm rebuild` below; its CPU
+# binary is inside the package. The .npmrc line that says the same is not in the build context.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 # Scripts off during the install: the project's own `prepare` would compile src/, which is not
 # copied yet (so this layer survives source edits). `npm rebuild` then runs the dependencies' own

@@ -11,6 +11,7 @@ import { readUploadForm } from './audio-form.js';
 import { parseRange } from './range.js';
 import { AudioUploadForm, Recording, RecordingWithTranscription, TextUploadBody } from './schemas.js';
 import type { RecordingService } from './service.js';
+import { speechTimestampRoutes } from './speech-timestamps.js';
 
 const tags = ['recordings'];
 
@@ -48,6 +49,8 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRoutesOptions> 
   app,
   { recordings, maxUploadBytes, intake },
 ) => {
+  await app.register(speechTimestampRoutes, { recordings, intake });
+
   app.post(
     '/upload',
     {

@@ -15,9 +15,10 @@ import type { JobHandler, JobRow, JobSettlement, JobSuccess, JobContext } from '
 import { PermanentJobError } from '../jobs/types.js';
 import type { TranscriptionMetrics } from '../metrics/metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { EngineResult } from './engines/engine.js';
+import type { EngineResult, TranscribeOptions } from './engines/engine.js';
 import type { EngineSet } from './engines/index.js';
 import { searchConfigFor } from './search-config.js';
+import { transcribeSpeechOnly } from './speech-only.js';
 import { insertSegments } from './service.js';
 import { enqueueEvent } from '../webhooks/service.js';
 
@@ -92,8 +93,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
       // source and maxAudioSeconds of 16 kHz PCM.
       const audio = await decodeToWav(await this.deps.ffmpeg(), source, work, { signal, maxSeconds: this.deps.maxAudioSeconds });
       progress(DECODE_SHARE);
-      const engineStarted = performance.now();
-      const result = await engine.transcribe(audio, {
+      const options: TranscribeOptions = {
         language: t.language ?? undefined,
         prompt: t.prompt ?? undefined,
         wordTimestamps: t.wordTimestamps,
@@ -101,8 +101,18 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         signal,
         onProgress: (percent) => progress(DECODE_SHARE + (percent * (99 - DECODE_SHARE)) / 100),
         onSegment: (segment) => context.partial({ start: segment.start, end: segment.end, text: segment.text.trim() }),
-      });
-      this.deps.metrics?.transcribed(t.engine, audio.durationSeconds, (performance.now() - engineStarted) / 1000);
+      };
+      let result: EngineResult;
+      if (t.vad) {
+        // Only the speech reaches the engine; the metric counts the audio it was given.
+        const run = await transcribeSpeechOnly(engine, audio, t.vad, work, options);
+        result = run.result;
+        if (run.engineAudioSeconds > 0) this.deps.metrics?.transcribed(t.engine, run.engineAudioSeconds, run.engineSeconds);
+      } else {
+        const engineStarted = performance.now();
+        result = await engine.transcribe(audio, options);
+        this.deps.metrics?.transcribed(t.engine, audio.durationSeconds, (performance.now() - engineStarted) / 1000);
+      }
       return {
         result: { transcription_id: t.id, recording_id: t.recordingId },
         commit: async (tx) => {

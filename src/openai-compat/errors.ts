@@ -26,11 +26,17 @@ function openAIError(status: number, message: string, code: ErrorCode | null, pa
   return { error: { message, type: typeFor(status), param, code } };
 }
 
+/** `error` as OpenAI's body, with the status OpenAI would answer it with. */
+export function openAIErrorOf(error: AppError): { status: number; body: OpenAIErrorBody } {
+  const status = openAIStatus(error.code);
+  return { status, body: openAIError(status, error.message, error.code, error.errors?.[0]?.field ?? null) };
+}
+
 /** Sends `error` in OpenAI's shape, with its headers (Retry-After, WWW-Authenticate). */
 export function sendOpenAIError(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.headers) void reply.headers(error.headers);
-  const status = openAIStatus(error.code);
-  return reply.code(status).send(openAIError(status, error.message, error.code, error.errors?.[0]?.field ?? null));
+  const { status, body } = openAIErrorOf(error);
+  return reply.code(status).send(body);
 }
 
 /**

@@ -3,32 +3,35 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { SttConfig } from '../config.js';
 import { requireAuth, userIdOf } from '../http/auth-plugin.js';
-import { AppError, type FieldError } from '../http/errors.js';
+import { AppError } from '../http/errors.js';
 import type { AuthService } from '../auth/service.js';
+import type { JobEventHub } from '../jobs/events.js';
 import type { JobService } from '../jobs/service.js';
 import type { AudioIntakeOptions } from '../recordings/audio-intake.js';
-import { invalidForm, isLanguageTag, readAudioParts } from '../recordings/audio-form.js';
+import { readAudioParts } from '../recordings/audio-form.js';
 import type { RecordingService } from '../recordings/service.js';
 import {
   CONTENT_TYPES,
   OpenAITranscriptionJson,
-  OUTPUT_FORMATS,
   toSrt,
   toText,
   toVerboseJson,
   toVtt,
-  type OutputFormat,
 } from '../transcription/formats.js';
 import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
 import { formatInput } from '../transcription/render.js';
 import { failedJobError, sendOpenAIError, useOpenAIErrors } from './errors.js';
-import { chooseModel, listedModels, type ModelChoice } from './models.js';
+import { checkFields, vadOf, type OpenAIRequest } from './form.js';
+import { listedModels } from './models.js';
+import { streamTranscription } from './stream.js';
 
 export interface OpenAICompatOptions {
   auth: AuthService;
   recordings: RecordingService;
   transcriptions: TranscriptionService;
   jobs: JobService;
+  /** The jobs' live events, which a streamed request relays. */
+  events: JobEventHub;
   intake: AudioIntakeOptions;
   stt: SttConfig;
   maxUploadBytes: number;
@@ -48,42 +51,7 @@ const OpenAIErrorSchema = Type.Object({
   }),
 });
 
-interface Request {
-  choice: ModelChoice;
-  language?: string;
-  prompt?: string;
-  format: OutputFormat;
-  granularities: Set<string>;
-}
-
-function checkFields(fields: Map<string, string[]>, stt: SttConfig): Request {
-  const problems: FieldError[] = [];
-  const one = (name: string) => fields.get(name)?.at(-1)?.trim();
-  const modelName = one('model');
-  const choice = modelName ? chooseModel(modelName, stt) : null;
-  if (!modelName) problems.push({ field: 'model', message: 'is required' });
-  else if (!choice) problems.push({ field: 'model', message: `"${modelName}" is not a model here; see GET /v1/models` });
-  const format = (one('response_format') || 'json') as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) {
-    problems.push({ field: 'response_format', message: `must be one of ${OUTPUT_FORMATS.join(', ')}` });
-  }
-  const language = one('language') || undefined;
-  if (language !== undefined && !isLanguageTag(language)) {
-    problems.push({ field: 'language', message: 'must be an ISO-639-1 code such as "en"' });
-  }
-  const temperature = one('temperature');
-  if (temperature !== undefined && temperature !== '' && !(Number(temperature) >= 0 && Number(temperature) <= 1)) {
-    problems.push({ field: 'temperature', message: 'must be between 0 and 1' });
-  }
-  const granularities = new Set([...(fields.get('timestamp_granularities[]') ?? []), ...(fields.get('timestamp_granularities') ?? [])]);
-  for (const g of granularities) {
-    if (g !== 'word' && g !== 'segment') problems.push({ field: 'timestamp_granularities[]', message: 'must be word or segment' });
-  }
-  if (problems.length > 0) throw invalidForm(problems);
-  return { choice: choice!, language, prompt: one('prompt') || undefined, format, granularities };
-}
-
-function render(view: TranscriptionView, request: Request): { type?: string; body: string | ({ text: string } & Record<string, unknown>) } {
+function render(view: TranscriptionView, request: OpenAIRequest): { type?: string; body: string | ({ text: string } & Record<string, unknown>) } {
   const input = formatInput(view);
   switch (request.format) {
     case 'json':
@@ -159,8 +127,16 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
         description:
           'multipart/form-data with `file`, `model` (whisper-1 means the default engine; also sphinx, whisper, ' +
           'whisper-<model>, openai/<model>), `language`, `prompt`, `response_format` (json, text, srt, vtt, ' +
-          'verbose_json), `temperature`, `timestamp_granularities[]`. The audio is kept as a recording of the ' +
-          'caller (source "api"). Errors use OpenAI\'s `{error: {message, type, param, code}}` shape.',
+          'verbose_json), `temperature`, `timestamp_granularities[]`, `chunking_strategy` (`auto`, or ' +
+          '`{"type":"server_vad","threshold","prefix_padding_ms","silence_duration_ms"}` as JSON or as ' +
+          '`chunking_strategy[…]` fields: voice activity detection cuts the audio into speech regions first; ' +
+          'times stay on the file\'s timeline), `stream`. With `stream=true` (response_format json or text) the ' +
+          'answer is server-sent events as OpenAI sends them, `data:` lines only: `{"type":"transcript.text.delta",' +
+          '"delta"}` per segment as the engine produces it, then `{"type":"transcript.text.done","text","usage":' +
+          '{"type":"duration","seconds"}}`; the deltas add up to `text`. A failure after the stream began is an ' +
+          '`event: error` whose data is `{error: {...}}`; closing the connection cancels the transcription. ' +
+          'The audio is kept as a recording of the caller (source "api"). Errors use OpenAI\'s ' +
+          '`{error: {message, type, param, code}}` shape.',
         body: {
           content: {
             // Documentation only: the form is read part by part as it streams in.
@@ -176,6 +152,14 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
                   response_format: { type: 'string', enum: ['json', 'text', 'srt', 'vtt', 'verbose_json'] },
                   temperature: { type: 'number', minimum: 0, maximum: 1 },
                   'timestamp_granularities[]': { type: 'array', items: { type: 'string', enum: ['word', 'segment'] } },
+                  stream: { type: 'boolean', default: false },
+                  chunking_strategy: {
+                    description: '"auto", or a server_vad object as JSON text',
+                    anyOf: [
+                      { type: 'string', enum: ['auto'] },
+                      { type: 'string', contentMediaType: 'application/json', examples: ['{"type":"server_vad","silence_duration_ms":500}'] },
+                    ],
+                  },
                 },
               }),
             },
@@ -189,6 +173,9 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
               'text/plain': { schema: Type.String() },
               'application/x-subrip': { schema: Type.String({ description: 'response_format=srt' }) },
               'text/vtt': { schema: Type.String({ description: 'response_format=vtt' }) },
+              'text/event-stream': {
+                schema: Type.String({ description: 'stream=true: transcript.text.delta events, then transcript.text.done' }),
+              },
             },
           },
           400: OpenAIErrorSchema,
@@ -213,7 +200,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
       }
       let view: TranscriptionView;
       const form = await readAudioParts(request, options.intake);
-      let fields: Request;
+      let fields: OpenAIRequest;
       try {
         fields = checkFields(form.fields, options.stt);
       } catch (error) {
@@ -232,7 +219,9 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
         language: fields.language,
         prompt: fields.prompt,
         word_timestamps: fields.granularities.has('word'),
+        vad: vadOf(fields.chunking),
       });
+      if (fields.stream) return streamTranscription(request, reply, options, userId, queued);
       // A client that hangs up does not want the work any more. (The response's 'close', not the
       // request's: the request closes as soon as its body has been read.)
       const abandon = () => {

@@ -24,7 +24,7 @@ export interface IssueAt {
 }
 
 /** What a non-access token made by AccessTokens is for (its `typ` claim). */
-export type TokenPurpose = 'admin_session';
+export type TokenPurpose = 'admin_session' | 'realtime_client_secret';
 
 /** Bounds the memory of verified tokens; past it, the memory starts again empty. */
 const VERIFIED_TOKENS_MAX = 10_000;
@@ -56,8 +56,8 @@ export class AccessTokens {
    * A token for one narrower purpose (the admin dashboard's cookie): same key, issuer and audience,
    * but its `typ` keeps it from ever passing as an access token, and it lives no longer than one.
    */
-  issueFor(purpose: TokenPurpose, userId: string, maxSeconds: number): Promise<IssuedAccessToken> {
-    return this.sign(userId, purpose, Math.min(maxSeconds, this.config.accessTokenExpireMinutes * 60));
+  issueFor(purpose: TokenPurpose, userId: string, maxSeconds: number, extra: Record<string, string> = {}): Promise<IssuedAccessToken> {
+    return this.sign(userId, purpose, Math.min(maxSeconds, this.config.accessTokenExpireMinutes * 60), extra);
   }
 
   private async sign(
@@ -113,6 +113,11 @@ export class AccessTokens {
   /** Verifies a token made by issueFor(purpose); access tokens and other purposes are refused. */
   async verifyFor(purpose: TokenPurpose, token: string): Promise<{ userId: string }> {
     return { userId: (await this.verifyTyp(token, purpose)).userId };
+  }
+
+  /** verifyFor, with the token's claims (those given to issueFor as `extra` among them). */
+  async verifyClaimsFor(purpose: TokenPurpose, token: string): Promise<{ userId: string; exp: number; payload: JWTPayload }> {
+    return this.verifyTyp(token, purpose);
   }
 
   private async verifyTyp(

@@ -33,6 +33,13 @@ export interface WebhookMetrics {
   webhookAttempts(counts: { delivered: number; retrying: number; failed: number }): void;
 }
 
+export interface RealtimeMetrics {
+  /** A live transcription socket opened (+1) or closed (-1) in this process. */
+  realtimeSessions(delta: 1 | -1): void;
+  /** One completed turn of a live session, by engine. */
+  realtimeTurn(engine: string): void;
+}
+
 export interface MetricsOptions {
   /** Queued jobs per type, read at scrape time; absent: no queue-depth gauge values. */
   queuedJobs?: () => Promise<Array<{ type: string; count: number }>>;
@@ -42,7 +49,7 @@ export interface MetricsOptions {
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export class Metrics implements JobMetrics, TranscriptionMetrics, LlmMetrics, WebhookMetrics {
+export class Metrics implements JobMetrics, TranscriptionMetrics, LlmMetrics, WebhookMetrics, RealtimeMetrics {
   /** This instance's own metrics (not the process ones). */
   readonly registry = new Registry();
   private readonly exposed: Registry;
@@ -104,6 +111,19 @@ export class Metrics implements JobMetrics, TranscriptionMetrics, LlmMetrics, We
     name: 'transcribo_rate_limit_rejections_total',
     help: 'Requests refused with 429 by the request rate limiter, by route template',
     labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly realtimeActive = new Gauge({
+    name: 'transcribo_realtime_sessions_active',
+    help: 'Live transcription sockets open in this process',
+    registers: [this.registry],
+  });
+
+  private readonly realtimeTurns = new Counter({
+    name: 'transcribo_realtime_turns_total',
+    help: 'Completed turns of live transcription sessions, by engine',
+    labelNames: ['engine'] as const,
     registers: [this.registry],
   });
 
@@ -171,6 +191,14 @@ export class Metrics implements JobMetrics, TranscriptionMetrics, LlmMetrics, We
     const count = (n: number) => (Number.isFinite(n) && n > 0 ? n : 0);
     this.llmTokenCount.inc({ provider, model, kind: 'input' }, count(usage.inputTokens));
     this.llmTokenCount.inc({ provider, model, kind: 'output' }, count(usage.outputTokens));
+  }
+
+  realtimeSessions(delta: 1 | -1): void {
+    this.realtimeActive.inc(delta);
+  }
+
+  realtimeTurn(engine: string): void {
+    this.realtimeTurns.inc({ engine });
   }
 
   webhookAttempts(counts: { delivered: number; retrying: number; failed: number }): void {

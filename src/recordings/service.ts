@@ -64,6 +64,20 @@ export class RecordingService {
    * again if the row cannot be, so a failure leaves neither behind.
    */
   async createAudioEntry(userId: string, audio: ReceivedAudio, fields: AudioFields, filename: string | undefined) {
+    return (await this.createAudioEntryWith(userId, audio, fields, filename, async () => undefined)).recording;
+  }
+
+  /**
+   * createAudioEntry, and `alsoInTx` in the same transaction as the recording row (a live
+   * session's completed transcription): both are stored, or neither and no blob.
+   */
+  async createAudioEntryWith<T>(
+    userId: string,
+    audio: ReceivedAudio,
+    fields: AudioFields,
+    filename: string | undefined,
+    alsoInTx: (tx: Tx, recordingId: string) => Promise<T>,
+  ): Promise<{ recording: RecordingView; also: T }> {
     const id = newId();
     const key = `recordings/${userId}/${id}.${audio.type.extension}`;
     await storeAudio(this.blobs, key, audio);
@@ -85,9 +99,9 @@ export class RecordingService {
             sha256: audio.sha256,
           })
           .returning();
-        return created!;
+        return { created: created!, also: await alsoInTx(tx, id) };
       });
-      return toRecordingView(row);
+      return { recording: toRecordingView(row.created), also: row.also };
     } catch (error) {
       await this.blobs.delete(key).catch(() => undefined);
       throw error;

@@ -3,10 +3,9 @@ import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { problemResponses } from '../http/problem.js';
 import type { JobQueue } from '../jobs/queue.js';
-import { asSystem } from '../db/scope.js';
 import type { AppDatabase } from '../db/client.js';
-import { newId } from '../db/ids.js';
 import type { CompletionService } from './completion.js';
+import { queueCompletion } from './job.js';
 import { AsyncCompletionResponse, CompletionBody, CompletionResponse, LIMITS_DOC } from './completion-schemas.js';
 import { abortOnDisconnect, respondWithEventStream, wantsEventStream } from '../http/sse.js';
 
@@ -86,26 +85,9 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
       const userId = userIdOf(request);
       options.queue.assertAvailable();
       // Checked now (404, 413, 429 at once); the job reserves its tokens when it runs.
-      const prepared = await completion.draft(userId, request.body);
-      await prepared.store();
-      const jobId = newId();
-      await asSystem(options.db, 'queue the answer to a stored question', (tx) =>
-        options.queue.enqueue(tx, {
-          id: jobId,
-          userId,
-          type: 'chat_completion',
-          payloadVersion: 1,
-          payload: {
-            session_id: prepared.sessionId,
-            user_message_id: prepared.userMessageId,
-            provider: prepared.providerName,
-            model: prepared.model,
-          },
-          maxAttempts: options.maxAttempts,
-        }),
-      );
-      options.queue.wake();
-      return reply.code(202).send({ job_id: jobId, session_id: prepared.sessionId, message_id: prepared.userMessageId });
+      const draft = await completion.draft(userId, request.body);
+      const jobId = await queueCompletion(options.db, options.queue, draft, options.maxAttempts, request.body.redact);
+      return reply.code(202).send({ job_id: jobId, session_id: draft.sessionId, message_id: draft.userMessageId });
     },
   );
 };

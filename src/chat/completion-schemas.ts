@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { Citation } from './schemas.js';
+import { Nullable } from '../http/schemas.js';
+import { Citation, REDACT_DOC, Redactions } from './schemas.js';
 
 /** How every answer is bounded; for the descriptions of the routes that ask the model. */
 export const LIMITS_DOC =
@@ -17,6 +18,7 @@ export const CompletionBody = Type.Object({
   provider: Type.Optional(LlmProvider),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   stream: Type.Optional(Type.Boolean({ description: 'Server-sent events; also chosen by Accept: text/event-stream' })),
+  redact: Type.Optional(Type.Boolean({ description: REDACT_DOC })),
 });
 
 export const Usage = Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() });
@@ -29,6 +31,7 @@ export const CompletionResponse = Type.Object({
   model: Type.String(),
   session_id: Type.String({ format: 'uuid' }),
   message_id: Type.String({ format: 'uuid' }),
+  redactions: Nullable(Redactions),
 });
 
 export const AsyncCompletionResponse = Type.Object({
@@ -40,6 +43,7 @@ export const AsyncCompletionResponse = Type.Object({
 export const SummaryBody = Type.Object({
   provider: Type.Optional(LlmProvider),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  redact: Type.Optional(Type.Boolean({ description: REDACT_DOC })),
 });
 
 const Point = Type.Object({ text: Type.String(), segments: Type.Array(Type.Integer()) });

@@ -1,69 +1,27 @@
-import { and, eq, sql } from 'drizzle-orm';
 import type { LlmConfig, LlmProviderName } from '../config.js';
 import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { chatMessages, chatSessions, type Citation } from '../db/schema.js';
-import { asSystem, withUser } from '../db/scope.js';
-import { errors } from '../http/errors.js';
+import { withUser } from '../db/scope.js';
+import { AppError, errors } from '../http/errors.js';
+import type { TranscriptReader } from '../transcription/reader.js';
 import { extractCitations } from './grounding/citations.js';
-import type { GroundingSegment } from './grounding/transcript.js';
+import {
+  providerFailure,
+  type AnsweredCompletion,
+  type CompletionInput,
+  type CompletionOutcome,
+  type CompletionStreamEvent,
+  type DraftCompletion,
+  type PreparedCompletion,
+} from './completion-types.js';
 import { PromptBuilder, type Grounding } from './prompt-builder.js';
 import type { ChatProviderLookup } from './providers/index.js';
 import { enqueueEvent } from '../webhooks/service.js';
-import { ProviderError, type ChatProvider, type CompletionResult, type LlmMessage, type TokenUsage } from './providers/provider.js';
-import { providerAppError } from './providers/errors.js';
+import type { CompletionResult, LlmMessage, TokenUsage } from './providers/provider.js';
 import { chooseModel, type ModelChoice } from './model-choice.js';
-import { TokenQuota, withinReservation, type Reservation } from './quota.js';
-
-export interface CompletionInput {
-  message: string;
-  transcription_id?: string;
-  session_id?: string;
-  provider?: LlmProviderName;
-  model?: string;
-}
-
-export interface CompletionOutcome {
-  content: string;
-  citations: Citation[];
-  usage: { input_tokens: number; output_tokens: number };
-  provider: LlmProviderName;
-  model: string;
-  session_id: string;
-  message_id: string;
-}
-
-export type CompletionStreamEvent = { type: 'delta'; text: string } | { type: 'done'; result: CompletionOutcome };
-
-/** A question with its prompt, gathered and checked; nothing reserved, the provider not called. */
-export interface DraftCompletion {
-  userId: string;
-  sessionId: string;
-  userMessageId: string;
-  provider: ChatProvider;
-  providerName: LlmProviderName;
-  model: string;
-  /** Within LLM_CONTEXT_TOKENS (see PromptBuilder). */
-  messages: LlmMessage[];
-  segments: GroundingSegment[];
-  promptTokens: number;
-  /**
-   * Writes the question (and a new session), once however often it is called. It runs alongside
-   * the provider request, so the first token does not wait for it; an answer is recorded only
-   * after it has succeeded, and its failure aborts the provider request.
-   */
-  store(): Promise<void>;
-}
-
-/** A draft whose cost is reserved against the user's daily allowance: ready for the provider. */
-export interface PreparedCompletion extends DraftCompletion {
-  reservation: Reservation;
-}
-
-/** Provider failures as the user sees them: the failure's code from the error list, with its Retry-After. */
-export function providerFailure(error: unknown): unknown {
-  return error instanceof ProviderError ? providerAppError(error) : error;
-}
+import { TokenQuota, withinReservation } from './quota.js';
+import type { ChatService, SessionRow } from './service.js';
+import { appliedRedactions, redactsFor, requestRedactor } from './redaction.js';
 
 export class CompletionService {
   readonly quota: TokenQuota;
@@ -73,9 +31,11 @@ export class CompletionService {
     private readonly db: AppDatabase,
     private readonly llm: LlmConfig,
     private readonly providers: ChatProviderLookup,
+    private readonly chat: ChatService,
+    private readonly transcripts: TranscriptReader,
   ) {
     this.quota = new TokenQuota(db, llm);
-    this.prompts = new PromptBuilder(db, llm);
+    this.prompts = new PromptBuilder(db, llm, transcripts);
   }
 
   /** Whether a default provider is set up, so session messages get answers unless told otherwise. */
@@ -95,45 +55,44 @@ export class CompletionService {
 
   /**
    * Checks everything (the session, the transcript, the prompt against LLM_CONTEXT_TOKENS, the
-   * day's allowance) and builds the grounded prompt; the question is stored by `store()`. A queued
-   * question stops here: its job reserves when it runs.
+   * day's allowance) and builds the grounded prompt; the question is stored by `store()`, or by
+   * `writeQuestion(tx)` with the job that answers it later (which reserves when it runs).
    */
   async draft(userId: string, input: CompletionInput): Promise<DraftCompletion> {
     const choice = this.chooseModel(input.provider, input.model);
-    const nothingToRead = !this.quota.limited && !input.session_id && !input.transcription_id;
-    // A fresh question without a transcript or a limit needs no read: skip the round trips of a transaction.
+    const redacting = redactsFor(this.llm, choice.providerName, input.redact);
+    const nothingToRead = !this.quota.limited && !input.session_id && !input.transcription_id && !redacting;
+    // A fresh question without a transcript, a limit or redaction needs no read: skip the round trips of a transaction.
     const read = nothingToRead
-      ? { spent: 0, session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[] }
+      ? { spent: 0, session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[], redactor: null }
       : await withUser(this.db, userId, async (tx) => {
           const spent = this.quota.limited ? await this.quota.spentToday(tx, userId) : 0;
           // A day already spent is refused before the transcript is read for nothing.
           this.quota.allowance(spent, 0);
-          let session: typeof chatSessions.$inferSelect | undefined;
+          let session: SessionRow | undefined;
           if (input.session_id) {
-            [session] = await tx.select().from(chatSessions).where(eq(chatSessions.id, input.session_id));
+            session = await this.chat.findSession(tx, input.session_id);
             if (!session) throw errors.notFound('Chat session');
           }
           const transcriptionId = input.transcription_id ?? session?.transcriptionId ?? null;
-          const grounding: Grounding | null = transcriptionId ? await this.prompts.loadTranscript(tx, transcriptionId) : null;
-          const history = session ? await this.prompts.loadHistory(tx, session.id) : [];
-          return { spent, session, transcriptionId, grounding, history };
+          const grounding: Grounding | null = transcriptionId ? await this.transcripts.forGrounding(tx, transcriptionId) : null;
+          const history = session ? await this.chat.history(tx, session.id, this.llm.contextTokens) : [];
+          const redactor = await requestRedactor(tx, redacting);
+          return { spent, session, transcriptionId, grounding, history, redactor };
         });
-    const built = await this.prompts.build(userId, input.message, read.history, read.grounding);
+    const built = await this.prompts.build(userId, input.message, read.history, read.grounding, read.redactor);
     this.quota.allowance(read.spent, built.promptTokens);
     const sessionId = read.session?.id ?? newId();
     const userMessageId = newId();
+    const newSession = read.session
+      ? undefined
+      : { title: input.message.trim().slice(0, 80) || 'New chat', transcriptionId: read.transcriptionId };
+    const writeQuestion = (tx: Tx) =>
+      this.chat.writeQuestion(tx, { userId, sessionId, messageId: userMessageId, content: input.message, newSession });
     let stored: Promise<void> | undefined;
-    const store = () =>
-      (stored ??= withUser(this.db, userId, async (tx) => {
-        if (!read.session) {
-          const title = input.message.trim().slice(0, 80) || 'New chat';
-          await tx.insert(chatSessions).values({ id: sessionId, userId, title, transcriptionId: read.transcriptionId });
-        } else {
-          await tx.update(chatSessions).set({ updatedAt: sql`now()` }).where(eq(chatSessions.id, sessionId));
-        }
-        await tx.insert(chatMessages).values({ id: userMessageId, userId, sessionId, role: 'user', content: input.message });
-      }));
-    return { userId, sessionId, userMessageId, ...choice, ...built, store };
+    const store = () => (stored ??= withUser(this.db, userId, writeQuestion));
+    const redaction = { redactor: read.redactor, redactions: appliedRedactions(read.redactor, built.messages) };
+    return { userId, sessionId, userMessageId, ...choice, ...built, ...redaction, writeQuestion, store };
   }
 
   /** Reserves the draft's prompt and longest answer against the user's allowance for today (429 when it does not fit). */
@@ -153,7 +112,7 @@ export class CompletionService {
    * aborts it; `client` (default: the same) is whoever waits for the answer, whose going away
    * means the call is charged rather than given back. The answer is not recorded here.
    */
-  ask(prepared: PreparedCompletion, signal: AbortSignal, client: AbortSignal = signal): Promise<CompletionResult> {
+  private ask(prepared: PreparedCompletion, signal: AbortSignal, client: AbortSignal = signal): Promise<CompletionResult> {
     return withinReservation(prepared.reservation, client, (maxTokens) =>
       prepared.provider.complete({ model: prepared.model, messages: prepared.messages, maxTokens, signal }),
     ).catch((error: unknown) => {
@@ -161,7 +120,13 @@ export class CompletionService {
     });
   }
 
-  async complete(prepared: PreparedCompletion, signal: AbortSignal): Promise<CompletionOutcome> {
+  /**
+   * The provider's answer to a prepared question, asked within its reservation (at most
+   * LLM_MAX_OUTPUT_TOKENS, less when the day's allowance is nearly spent) while the question is
+   * stored. Recorded by the caller, in a transaction of its own (`complete`) or with a job's
+   * completion.
+   */
+  async answer(prepared: PreparedCompletion, signal: AbortSignal): Promise<AnsweredCompletion> {
     const started = performance.now();
     const storing = new AbortController();
     const answer = this.ask(prepared, AbortSignal.any([signal, storing.signal]), signal);
@@ -174,7 +139,15 @@ export class CompletionService {
       throw error;
     }
     await stored;
-    return this.record(prepared, result.content, result.usage, result.model, performance.now() - started);
+    const latencyMs = performance.now() - started;
+    const messageId = newId();
+    return { messageId, record: (tx) => this.record(tx, prepared, { ...result, latencyMs }, messageId) };
+  }
+
+  /** A question answered now: asked, then stored. */
+  async complete(prepared: PreparedCompletion, signal: AbortSignal): Promise<CompletionOutcome> {
+    const answered = await this.answer(prepared, signal);
+    return withUser(this.db, prepared.userId, (tx) => answered.record(tx));
   }
 
   /** Deltas as the provider sends them, then the stored answer with its citations and usage. */
@@ -183,6 +156,8 @@ export class CompletionService {
     const storing = new AbortController();
     // Written while the provider thinks; measured faster than writing after the first token.
     const stored = storeAlongside(prepared, storing);
+    // The client reads real values as they stream; a placeholder cut between deltas waits for its end.
+    const restorer = prepared.redactor?.restorer();
     let content = '';
     let answered = false;
     try {
@@ -194,11 +169,15 @@ export class CompletionService {
       })) {
         if (event.type === 'delta') {
           content += event.text;
-          yield event;
+          const text = restorer ? restorer.push(event.text) : event.text;
+          if (text !== '') yield { type: 'delta', text };
         } else {
+          const rest = restorer?.flush() ?? '';
+          if (rest !== '') yield { type: 'delta', text: rest };
           answered = true;
           await stored;
-          yield { type: 'done', result: await this.record(prepared, content, event.usage, event.model, performance.now() - started) };
+          const answer = { content, usage: event.usage, model: event.model, latencyMs: performance.now() - started };
+          yield { type: 'done', result: await withUser(this.db, prepared.userId, (tx) => this.record(tx, prepared, answer, newId())) };
         }
       }
     } catch (error) {
@@ -210,75 +189,83 @@ export class CompletionService {
     }
   }
 
-  /** Stores the answer (only citations that exist in the transcript) and settles its reservation to the real usage. */
-  async record(
+  /**
+   * Stores the answer, its placeholders given their values back (only citations that exist in the
+   * transcript), and settles its reservation to the real usage.
+   */
+  private async record(
+    tx: Tx,
     prepared: PreparedCompletion,
-    answer: string,
-    usage: TokenUsage,
-    model: string,
-    latencyMs: number,
-    tx?: Tx,
+    answer: { content: string; usage: TokenUsage; model: string; latencyMs: number },
+    messageId: string,
   ): Promise<CompletionOutcome> {
-    const { content, citations } = extractCitations(answer, prepared.segments);
-    const messageId = newId();
-    const write = async (t: Tx) => {
-      await t.insert(chatMessages).values({
-        id: messageId,
-        userId: prepared.userId,
-        sessionId: prepared.sessionId,
-        role: 'assistant',
-        content,
-        provider: prepared.providerName,
-        model,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        latencyMs: Math.round(latencyMs),
-        citations,
-      });
-      await prepared.reservation.settle(usage, model, t);
-      await enqueueEvent(t, prepared.userId, 'chat.completed', { session_id: prepared.sessionId, message_id: messageId });
-    };
-    if (tx) await write(tx);
-    else await withUser(this.db, prepared.userId, write);
+    const restored = prepared.redactor ? prepared.redactor.restore(answer.content) : answer.content;
+    const { content, citations } = extractCitations(restored, prepared.segments);
+    const { userId, sessionId, providerName: provider, redactions } = prepared;
+    const { usage, model } = answer;
+    await this.chat.writeAnswer(tx, {
+      id: messageId,
+      userId,
+      sessionId,
+      content,
+      provider,
+      model,
+      usage,
+      latencyMs: answer.latencyMs,
+      citations,
+      redactions,
+    });
+    await prepared.reservation.settle(usage, model, tx);
+    await enqueueEvent(tx, userId, 'chat.completed', { session_id: sessionId, message_id: messageId });
     return {
       content,
       citations,
       usage: { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens },
-      provider: prepared.providerName,
+      provider,
       model,
-      session_id: prepared.sessionId,
+      session_id: sessionId,
       message_id: messageId,
+      redactions,
     };
   }
 
   /**
-   * Rebuilds a queued question's draft from what is stored (for the async job): the session's
-   * messages before the user's, the question itself, and its transcript.
+   * Rebuilds a queued question's draft from what is stored (for the async job), read as its user:
+   * the session's messages before the question, the question itself, and its transcript. Null
+   * when the session or the question was deleted. A transcript deleted meanwhile leaves the
+   * session without one (ON DELETE SET NULL): the question is answered without it.
    */
   async reload(
     userId: string,
     sessionId: string,
     userMessageId: string,
-    choice: { provider?: LlmProviderName; model?: string },
+    choice: { provider?: LlmProviderName; model?: string; redact?: boolean },
   ): Promise<DraftCompletion | null> {
     const resolved = this.chooseModel(choice.provider, choice.model);
-    const stored = await asSystem(this.db, 'an async chat job reloads its session', async (tx) => {
-      const [session] = await tx.select().from(chatSessions).where(and(eq(chatSessions.id, sessionId), eq(chatSessions.userId, userId)));
-      if (!session) return null;
-      const [question] = await tx
-        .select({ content: chatMessages.content })
-        .from(chatMessages)
-        .where(and(eq(chatMessages.id, userMessageId), eq(chatMessages.sessionId, sessionId)));
+    const redacting = redactsFor(this.llm, resolved.providerName, choice.redact);
+    const stored = await withUser(this.db, userId, async (tx) => {
+      const question = await this.chat.storedQuestion(tx, sessionId, userMessageId);
       if (!question) return null;
-      const history = await this.prompts.loadHistory(tx, sessionId, userMessageId);
-      const grounding = session.transcriptionId ? await this.prompts.loadTranscript(tx, session.transcriptionId).catch(() => null) : null;
-      return { question: question.content, history, grounding };
+      const history = await this.chat.history(tx, sessionId, this.llm.contextTokens, userMessageId);
+      const grounding = question.transcriptionId
+        ? await this.transcripts.forGrounding(tx, question.transcriptionId).catch(ungroundedIfGone)
+        : null;
+      const redactor = await requestRedactor(tx, redacting);
+      return { question: question.content, history, grounding, redactor };
     });
     if (!stored) return null;
-    const built = await this.prompts.build(userId, stored.question, stored.history, stored.grounding);
-    // The question was stored when the job was queued.
-    return { userId, sessionId, userMessageId, ...resolved, ...built, store: () => Promise.resolve() };
+    const built = await this.prompts.build(userId, stored.question, stored.history, stored.grounding, stored.redactor);
+    const redaction = { redactor: stored.redactor, redactions: appliedRedactions(stored.redactor, built.messages) };
+    // The question was stored with the job.
+    const nothing = () => Promise.resolve();
+    return { userId, sessionId, userMessageId, ...resolved, ...built, ...redaction, writeQuestion: nothing, store: nothing };
   }
+}
+
+/** A transcript that went away between the question and its job (404) is no reason to fail it. */
+function ungroundedIfGone(error: unknown): null {
+  if (error instanceof AppError && error.code === 'not_found') return null;
+  throw error;
 }
 
 /**

@@ -6,17 +6,17 @@
  * as fits, newest turns first.
  */
 
-import { asc, eq, sql } from 'drizzle-orm';
 import type { LlmConfig } from '../config.js';
-import { queryRows, type AppDatabase, type Tx } from '../db/client.js';
-import { recordings, transcriptSegments, transcriptions } from '../db/schema.js';
+import type { AppDatabase } from '../db/client.js';
 import { withUser } from '../db/scope.js';
-import { AppError, errors } from '../http/errors.js';
+import { AppError } from '../http/errors.js';
+import type { TranscriptForGrounding, TranscriptReader } from '../transcription/reader.js';
 import { trimHistory } from './grounding/history.js';
 import { buildGroundedMessages, groundedSystemPrompt } from './grounding/prompts.js';
-import { estimateMessagesTokens, MESSAGE_OVERHEAD_TOKENS } from './grounding/tokens.js';
+import { estimateMessagesTokens } from './grounding/tokens.js';
 import { formatSegments, selectContext, termOverlapRank, type GroundingSegment } from './grounding/transcript.js';
 import type { LlmMessage } from './providers/provider.js';
+import type { Redactor } from '../privacy/index.js';
 
 const PLAIN_SYSTEM_PROMPT = 'You are a helpful assistant. Answer in the language of the question unless asked otherwise.';
 
@@ -29,12 +29,8 @@ const HISTORY_SHARE = 1 / 3;
 /** Less room than this for the transcript cannot show one segment: the question is too long. */
 const MIN_TRANSCRIPT_TOKENS = 32;
 
-export interface Grounding {
-  transcriptionId: string;
-  title: string;
-  language: string | null;
-  segments: GroundingSegment[];
-}
+/** The transcript a prompt is grounded in, as the transcription feature reads it. */
+export type Grounding = Pick<TranscriptForGrounding, 'transcriptionId' | 'title' | 'language' | 'segments'>;
 
 export interface BuiltPrompt {
   messages: LlmMessage[];
@@ -44,65 +40,45 @@ export interface BuiltPrompt {
   promptTokens: number;
 }
 
-/** A transcript's segments as grounding needs them, in order. */
-export function groundingSegments(tx: Tx, transcriptionId: string): Promise<GroundingSegment[]> {
-  return tx
-    .select({
-      id: transcriptSegments.id,
-      index: transcriptSegments.index,
-      start: transcriptSegments.start,
-      end: transcriptSegments.end,
-      text: transcriptSegments.text,
-    })
-    .from(transcriptSegments)
-    .where(eq(transcriptSegments.transcriptionId, transcriptionId))
-    .orderBy(asc(transcriptSegments.index));
-}
-
 export class PromptBuilder {
   constructor(
     private readonly db: AppDatabase,
     private readonly llm: LlmConfig,
+    private readonly transcripts: TranscriptReader,
   ) {}
 
   /**
-   * A session's earlier messages, oldest first, as the model is shown them. Only the newest that
-   * could fit the budget are read (each costs at least its overhead and a token per four
-   * characters), so a session of any size costs one budget's worth of rows. Rows stored with role
-   * `system` (clients could write them once) are the client's words: they go as user text.
-   * `before`: only messages older than this one (the question an async job answers).
+   * With a `redactor`, everything the provider will read (the title, the segments, the earlier
+   * turns, the question) is redacted before it is measured, in that order, by the one redactor of
+   * the request; `segments` stay as stored, so citations resolve to the real text.
    */
-  async loadHistory(tx: Tx, sessionId: string, before?: string): Promise<LlmMessage[]> {
-    const rows = await queryRows<{ role: string; content: string }>(
-      tx,
-      sql`select role, content from (
-            select id, role, content,
-                   sum(length(content) / 4 + ${MESSAGE_OVERHEAD_TOKENS}::int) over (order by id desc) as newer_and_this
-            from chat_messages
-            where session_id = ${sessionId}::uuid ${before ? sql`and id < ${before}::uuid` : sql.empty()}
-          ) m
-          where newer_and_this <= ${this.llm.contextTokens}::int
-          order by id`,
-    );
-    return rows.map((row) => ({ role: row.role === 'assistant' ? 'assistant' : 'user', content: row.content }));
+  async build(
+    userId: string,
+    question: string,
+    history: readonly LlmMessage[],
+    grounding: Grounding | null,
+    redactor: Redactor | null = null,
+  ): Promise<BuiltPrompt> {
+    if (!redactor) return this.assemble(userId, question, question, history, grounding);
+    const redact = (text: string) => redactor.redact(text);
+    const sent = grounding && {
+      ...grounding,
+      title: redact(grounding.title),
+      segments: grounding.segments.map((s) => ({ ...s, text: redact(s.text) })),
+    };
+    const turns = history.map((m) => ({ ...m, content: redact(m.content) }));
+    const built = await this.assemble(userId, redact(question), question, turns, sent);
+    return { ...built, segments: grounding?.segments ?? [] };
   }
 
-  /** A completed transcript and its recording's title; 404 when invisible, 409 when not done. */
-  async loadTranscript(tx: Tx, transcriptionId: string): Promise<Grounding> {
-    const [row] = await tx
-      .select({ id: transcriptions.id, status: transcriptions.status, language: transcriptions.language, title: recordings.title })
-      .from(transcriptions)
-      .innerJoin(recordings, eq(recordings.id, transcriptions.recordingId))
-      .where(eq(transcriptions.id, transcriptionId));
-    if (!row) throw errors.notFound('Transcription');
-    if (row.status !== 'completed') {
-      throw new AppError('transcription_not_ready', `The transcription is ${row.status}; ask again once it is completed`);
-    }
-    const segments = await groundingSegments(tx, transcriptionId);
-    return { transcriptionId, title: row.title, language: row.language, segments };
-  }
-
-  async build(userId: string, question: string, history: readonly LlmMessage[], grounding: Grounding | null): Promise<BuiltPrompt> {
+  /** `question` as sent; `rankBy`, as asked, only for ranking segments in the database (nothing leaves). */
+  private async assemble(
+    userId: string,
+    question: string,
+    rankBy: string,
+    history: readonly LlmMessage[],
+    grounding: Grounding | null,
+  ): Promise<BuiltPrompt> {
     const budget = this.llm.contextTokens;
     const last: LlmMessage = { role: 'user', content: question };
     if (!grounding) {
@@ -123,7 +99,7 @@ export class PromptBuilder {
     }
     const historyShare = Math.min(estimateMessagesTokens(history), Math.floor(available * HISTORY_SHARE));
     const context = await selectContext(grounding.segments, question, available - historyShare, (q, segments) =>
-      this.rankSegments(userId, grounding.transcriptionId, q, segments),
+      this.rankSegments(userId, grounding.transcriptionId, rankBy, q, segments),
     );
     const system = groundedSystemPrompt({ ...header, mode: context.mode });
     const transcriptBlock = formatSegments(context.segments);
@@ -144,21 +120,15 @@ export class PromptBuilder {
   private async rankSegments(
     userId: string,
     transcriptionId: string,
-    question: string,
+    asked: string,
+    sent: string,
     segments: readonly GroundingSegment[],
   ): Promise<Map<number, number>> {
-    const rows = await withUser(this.db, userId, (tx) =>
-      queryRows<{ index: number; rank: number }>(
-        tx,
-        sql`select s.index, ts_rank(s.search_vector, q)::float8 as rank
-            from transcript_segments s
-            cross join lateral (select nullif(replace(plainto_tsquery(s.search_config, ${question})::text, '&', '|'), '')::tsquery as q) t
-            where s.transcription_id = ${transcriptionId} and q is not null and s.search_vector @@ q`,
-      ),
-    );
-    const ranks = new Map(rows.map((r) => [r.index, Number(r.rank)]));
-    // Stop-word-only questions match nothing in Postgres; plain term overlap still finds something.
-    return ranks.size > 0 ? ranks : termOverlapRank(question, segments);
+    // The stored segments are indexed as written, so the question as asked ranks them.
+    const ranks = await withUser(this.db, userId, (tx) => this.transcripts.rankSegments(tx, transcriptionId, asked));
+    // Stop-word-only questions match nothing in Postgres; plain term overlap still finds something
+    // (between the question and segments as sent: redacted alike, their placeholders match).
+    return ranks.size > 0 ? ranks : termOverlapRank(sent, segments);
   }
 }
 

@@ -99,6 +99,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; completi
         session_id: request.params.id,
         provider: body.provider,
         model: body.model,
+        redact: body.redact,
       });
       const outcome = await completion.complete(prepared, abortOnDisconnect(reply));
       const [question, answerMessage] = await chat.messagesById(userId, [prepared.userMessageId, outcome.message_id]);

@@ -2,6 +2,11 @@ import { Type } from 'typebox';
 import { Nullable } from '../http/schemas.js';
 
 /** Roles as stored: `system` only on rows written before clients were refused it (sent to models as user text). */
+/** The `redact` field of every request that asks a model. */
+export const REDACT_DOC =
+  'Replace personal data with placeholders before the provider sees it: true always; false not, unless the server ' +
+  'runs LLM_REDACT_PII=all; absent follows LLM_REDACT_PII';
+
 export const ChatRole = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]);
 
 /** What a client may write: its own words, or earlier answers when importing a conversation. Never instructions. */
@@ -17,6 +22,13 @@ export const Citation = Type.Object({
   text: Type.String(),
 });
 
+/** Per kind, how many values the provider saw only as placeholders; never the values. */
+export const Redactions = Type.Record(Type.String(), Type.Integer({ minimum: 1 }), {
+  description:
+    'Answers only: values of each kind (email, phone, card, iban, ssn, dni, ip, name) replaced by placeholders in the ' +
+    'prompt, e.g. {"email": 2}; null when the prompt was sent unredacted',
+});
+
 export const ChatMessage = Type.Object({
   id: Type.String({ format: 'uuid' }),
   session_id: Type.String({ format: 'uuid' }),
@@ -28,6 +40,7 @@ export const ChatMessage = Type.Object({
   output_tokens: Nullable(Type.Integer()),
   latency_ms: Nullable(Type.Integer()),
   citations: Nullable(Type.Array(Citation)),
+  redactions: Nullable(Redactions),
   created_at: Type.String({ format: 'date-time' }),
 });
 
@@ -61,6 +74,7 @@ export const CreateMessageBody = Type.Object({
   ),
   provider: Type.Optional(Type.Union([Type.Literal('openai'), Type.Literal('anthropic')])),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  redact: Type.Optional(Type.Boolean({ description: REDACT_DOC })),
 });
 
 export const MessageWithReply = Type.Object({

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { LlmConfig } from '../config.js';
 import type { AppDatabase } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { recordings, transcriptSummaries, transcriptions, type StoredSummary } from '../db/schema.js';
+import { transcriptSummaries, type StoredSummary } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
-import { AppError, errors } from '../http/errors.js';
-import { providerFailure, type CompletionService } from './completion.js';
-import { SummaryBudgetError, SummaryParseError, summarizeTranscript } from './grounding/summarize.js';
+import { AppError } from '../http/errors.js';
+import type { TranscriptForGrounding, TranscriptReader, TranscriptSegmentRead } from '../transcription/reader.js';
+import type { Redactor } from '../privacy/index.js';
+import { redactsFor, requestRedactor } from './redaction.js';
+import type { CompletionService } from './completion.js';
+import { providerFailure } from './completion-types.js';
+import { SummaryBudgetError, SummaryParseError, summarizeTranscript, type TranscriptSummary } from './grounding/summarize.js';
 import { estimateMessagesTokens } from './grounding/tokens.js';
-import { groundingSegments } from './prompt-builder.js';
 import { withinReservation } from './quota.js';
 import { enqueueEvent } from '../webhooks/service.js';
 import type { LlmProviderName } from './providers/provider.js';
@@ -30,46 +33,71 @@ function transcriptHash(segments: { index: number; text: string }[]): string {
   return hash.digest('hex');
 }
 
+/** The title and segments as the provider may read them. */
+function redactTranscript(source: TranscriptForGrounding, redactor: Redactor): Pick<TranscriptForGrounding, 'title' | 'segments'> {
+  return {
+    title: redactor.redact(source.title),
+    segments: source.segments.map((s) => ({ ...s, text: redactor.redact(s.text) })),
+  };
+}
+
+/** A summary of the redacted transcript, with its values back; citations quote the segments as stored. */
+function restoreSummary(summary: TranscriptSummary, redactor: Redactor, segments: readonly TranscriptSegmentRead[]): StoredSummary {
+  const textOf = new Map(segments.map((s) => [s.id, s.text]));
+  return {
+    summary: redactor.restore(summary.summary),
+    key_points: summary.key_points.map((p) => ({ ...p, text: redactor.restore(p.text) })),
+    action_items: summary.action_items.map((a) => ({
+      ...a,
+      text: redactor.restore(a.text),
+      owner: a.owner === null ? null : redactor.restore(a.owner),
+    })),
+    language: summary.language,
+    citations: summary.citations.map((c) => ({ ...c, text: textOf.get(c.segment_id) ?? redactor.restore(c.text) })),
+  };
+}
+
 export class SummaryService {
   constructor(
     private readonly db: AppDatabase,
     private readonly llm: LlmConfig,
     private readonly completion: CompletionService,
+    private readonly transcripts: TranscriptReader,
   ) {}
 
   /**
    * The summary of a recording's latest completed transcript: stored per transcription and
    * returned again without an LLM call until the transcript changes.
    */
-  async summarize(userId: string, recordingId: string, choice: { provider?: LlmProviderName; model?: string }, signal: AbortSignal): Promise<SummaryView> {
+  async summarize(
+    userId: string,
+    recordingId: string,
+    choice: { provider?: LlmProviderName; model?: string; redact?: boolean },
+    signal: AbortSignal,
+  ): Promise<SummaryView> {
     const source = await withUser(this.db, userId, async (tx) => {
-      const [recording] = await tx.select({ title: recordings.title }).from(recordings).where(eq(recordings.id, recordingId));
-      if (!recording) throw errors.notFound('Recording');
-      const [transcription] = await tx
-        .select()
-        .from(transcriptions)
-        .where(and(eq(transcriptions.recordingId, recordingId), eq(transcriptions.status, 'completed')))
-        .orderBy(desc(transcriptions.id))
-        .limit(1);
-      if (!transcription) throw new AppError('transcription_not_ready', 'The recording has no completed transcription yet');
-      const segments = await groundingSegments(tx, transcription.id);
-      const hash = transcriptHash(segments);
+      const transcript = await this.transcripts.latestCompletedOf(tx, recordingId);
+      const hash = transcriptHash(transcript.segments);
       const [cached] = await tx
         .select()
         .from(transcriptSummaries)
-        .where(and(eq(transcriptSummaries.transcriptionId, transcription.id), eq(transcriptSummaries.transcriptHash, hash)));
-      return { title: recording.title, transcription, segments, hash, cached };
+        .where(and(eq(transcriptSummaries.transcriptionId, transcript.transcriptionId), eq(transcriptSummaries.transcriptHash, hash)));
+      return { ...transcript, hash, cached };
     });
     if (source.cached) return this.view(source.cached, true);
 
     const model = this.completion.chooseModel(choice.provider, choice.model);
+    const redacting = redactsFor(this.llm, model.providerName, choice.redact);
+    // One redactor for every call of this summary (parts and merges): a value keeps its placeholder throughout.
+    const redactor = redacting ? await withUser(this.db, userId, (tx) => requestRedactor(tx, true)) : null;
+    const sent = redactor ? redactTranscript(source, redactor) : source;
     const started = performance.now();
     let summary;
     try {
       summary = await summarizeTranscript({
-        segments: source.segments,
-        title: source.title,
-        language: source.transcription.language,
+        segments: sent.segments,
+        title: sent.title,
+        language: source.language,
         budgetTokens: this.llm.contextTokens,
         // Each call (one, or one per part and merge) reserves against today's allowance, and is
         // settled at once: its tokens are spent whether or not the summary is finished.
@@ -94,13 +122,15 @@ export class SummaryService {
       if (error instanceof SummaryBudgetError) throw new AppError('llm_context_exceeded', `${error.message} Raise LLM_CONTEXT_TOKENS.`);
       throw providerFailure(error);
     }
-    const content: StoredSummary = {
-      summary: summary.summary,
-      key_points: summary.key_points,
-      action_items: summary.action_items,
-      language: summary.language,
-      citations: summary.citations,
-    };
+    const content: StoredSummary = redactor
+      ? restoreSummary(summary, redactor, source.segments)
+      : {
+          summary: summary.summary,
+          key_points: summary.key_points,
+          action_items: summary.action_items,
+          language: summary.language,
+          citations: summary.citations,
+        };
     const row = await withUser(this.db, userId, async (tx) => {
       const values = {
         transcriptHash: source.hash,
@@ -114,10 +144,10 @@ export class SummaryService {
       };
       const [stored] = await tx
         .insert(transcriptSummaries)
-        .values({ id: newId(), userId, transcriptionId: source.transcription.id, ...values })
+        .values({ id: newId(), userId, transcriptionId: source.transcriptionId, ...values })
         .onConflictDoUpdate({ target: transcriptSummaries.transcriptionId, set: { ...values, createdAt: sql`now()` } })
         .returning();
-      await enqueueEvent(tx, userId, 'summary.completed', { transcription_id: source.transcription.id, recording_id: recordingId });
+      await enqueueEvent(tx, userId, 'summary.completed', { transcription_id: source.transcriptionId, recording_id: recordingId });
       return stored!;
     });
     return this.view(row, false);

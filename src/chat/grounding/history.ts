@@ -8,7 +8,7 @@ import { estimateMessagesTokens } from './tokens.js';
  * every message counted whatever its role. The instructions and the question are not part of
  * it: the caller keeps those whole and passes what they leave. Assistant messages left at the
  * front go too, so that the turns open with the user's (as Anthropic requires), also when the
- * history came already cut (PromptBuilder.loadHistory). Order is preserved; the input is not
+ * history came already cut (ChatService.history). Order is preserved; the input is not
  * modified.
  */
 export function trimHistory(history: readonly LlmMessage[], budgetTokens: number): LlmMessage[] {

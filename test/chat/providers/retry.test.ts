@@ -211,6 +211,7 @@ function llm(overrides: Partial<LlmConfig> = {}): LlmConfig {
     contextTokens: 12_000,
     maxOutputTokens: 1_024,
     dailyTokenLimit: 0,
+    redactPii: 'cloud',
     ...overrides,
   };
 }

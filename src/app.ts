@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
@@ -28,10 +29,13 @@ import { swaggerOptions } from './http/openapi.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
+import { privacyRoutes } from './privacy/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { searchRoutes } from './search/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { openAICompatRoutes } from './openai-compat/routes.js';
+import { clientSecretRoutes } from './realtime/client-secret-routes.js';
+import { registerRealtime } from './realtime/register.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
 
@@ -63,6 +67,12 @@ async function bullQueueOf(queue: JobQueue): Promise<BullJobQueue | null> {
   return queue instanceof BullJobQueue ? queue : null;
 }
 
+/** TLS_CERT_FILE/TLS_KEY_FILE: the API port speaks HTTPS (and so WSS); read once, at build. */
+function httpsOptions(tls: Config['tls']): { https: { cert: Buffer; key: Buffer } } | Record<string, never> {
+  if (!tls) return {};
+  return { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } };
+}
+
 export async function buildApp(deps: AppDeps) {
   const { config, database } = deps;
   const startedAt = Date.now();
@@ -74,6 +84,9 @@ export async function buildApp(deps: AppDeps) {
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
+    // Hidden from the types (`object`): with `https` Fastify's overloads make every plugin's server
+    // type https.Server, while nothing here depends on which of the two answers.
+    ...(httpsOptions(config.tls) as object),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const runtime = await createRuntime(config, database, app.log, deps.overrides);
@@ -187,6 +200,7 @@ export async function buildApp(deps: AppDeps) {
         await scope.register(jobRoutes, { prefix: '/jobs', jobs: services.jobs, events: runtime.jobEvents });
         await scope.register(searchRoutes, { prefix: '/search', search: services.search });
         await scope.register(webhookRoutes, { prefix: '/webhooks', webhooks: services.webhooks });
+        await scope.register(privacyRoutes, { prefix: '/privacy', terms: services.privacyTerms });
       });
     },
     { prefix: '/api/v1' },
@@ -198,10 +212,15 @@ export async function buildApp(deps: AppDeps) {
     recordings: services.recordings,
     transcriptions: services.transcriptions,
     jobs: services.jobs,
+    events: runtime.jobEvents,
     intake: runtime.intake,
     stt: config.stt,
     maxUploadBytes: config.maxFileSize,
   });
+
+  await app.register(clientSecretRoutes, { prefix: '/v1/realtime', auth: services.auth });
+  // GET /v1/realtime: live transcription over a WebSocket (OpenAI's realtime protocol).
+  await registerRealtime(app, config, runtime);
 
   if (bullQueue) {
     // bull-board (and the static-file and template plugins it brings) is loaded only with BullMQ.

@@ -29,6 +29,8 @@ import { WebhookDispatcher } from './webhooks/delivery.js';
 import { WebhookService } from './webhooks/service.js';
 import { TranscriptionJob } from './transcription/job.js';
 import { TranscriptionService } from './transcription/service.js';
+import { TranscriptReader } from './transcription/reader.js';
+import { PrivacyTermsService } from './privacy/terms.js';
 
 export interface Services {
   auth: AuthService;
@@ -40,6 +42,7 @@ export interface Services {
   completion: CompletionService;
   summaries: SummaryService;
   webhooks: WebhookService;
+  privacyTerms: PrivacyTermsService;
 }
 
 /** What a test may replace; everything else is built from the config. */
@@ -116,7 +119,9 @@ export async function createRuntime(
     }),
     metrics,
   );
-  const completion = new CompletionService(db, config.llm, providers);
+  const transcripts = new TranscriptReader();
+  const chat = new ChatService(db, transcripts);
+  const completion = new CompletionService(db, config.llm, providers, chat, transcripts);
   const registry = new JobRegistry([
     new TranscriptionJob({
       db,
@@ -166,12 +171,13 @@ export async function createRuntime(
       auth: new AuthService(db, config),
       transcriptions,
       recordings: new RecordingService(database, transcriptions, blobStore, jobs, scanner),
-      chat: new ChatService(db, transcriptions),
+      chat,
       jobs,
       search: new SearchService(db),
       completion,
-      summaries: new SummaryService(db, config.llm, completion),
+      summaries: new SummaryService(db, config.llm, completion, transcripts),
       webhooks: new WebhookService(db, { allowPrivate: config.webhookAllowPrivate }),
+      privacyTerms: new PrivacyTermsService(db),
     },
   };
 }

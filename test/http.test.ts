@@ -38,10 +38,12 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['post', '/api/v1/chat/sessions/{id}/messages', 201, true, true],
   ['post', '/api/v1/audio/{id}/transcribe', 202, true, true],
   ['get', '/api/v1/audio/{id}/file', 200, false, true],
+  ['get', '/api/v1/audio/{id}/speech-timestamps', 200, false, true],
   ['get', '/api/v1/jobs/{id}', 200, false, true],
   ['post', '/api/v1/jobs/{id}/cancel', 200, false, true],
   ['post', '/v1/audio/transcriptions', 200, true, true],
   ['get', '/v1/models', 200, false, true],
+  ['post', '/v1/realtime/client_secrets', 200, true, true],
   ['get', '/api/v1/search/', 200, false, true],
   ['post', '/api/v1/chat/completion', 200, true, true],
   ['post', '/api/v1/chat/completion/async', 202, true, true],
@@ -51,6 +53,8 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['get', '/api/v1/webhooks/', 200, false, true],
   ['delete', '/api/v1/webhooks/{id}', 204, false, true],
   ['get', '/api/v1/webhooks/{id}/deliveries', 200, false, true],
+  ['get', '/api/v1/privacy/terms', 200, false, true],
+  ['put', '/api/v1/privacy/terms', 200, true, true],
 ];
 
 interface OpenApiOperation {

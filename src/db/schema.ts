@@ -114,7 +114,16 @@ export const transcriptions = pgTable('transcriptions', {
   prompt: text('prompt'),
   wordTimestamps: boolean('word_timestamps').notNull().default(false),
   errorCode: text('error_code'),
+  /** Speech detection asked for (src/vad/settings.ts); null: the whole audio goes to the engine. */
+  vad: jsonb('vad').$type<StoredVadSettings>(),
 });
+
+/** VadSettings as stored (a copy, so the schema imports nothing from the feature modules). */
+export interface StoredVadSettings {
+  threshold: number;
+  prefixPaddingMs: number;
+  silenceDurationMs: number;
+}
 
 export interface WordTiming {
   word: string;
@@ -220,6 +229,18 @@ export const chatMessages = pgTable('chat_messages', {
   outputTokens: integer('output_tokens'),
   latencyMs: integer('latency_ms'),
   citations: jsonb('citations').$type<Citation[]>(),
+  /** Values replaced by placeholders before the provider saw the prompt, per kind; null when not redacted. */
+  redactions: jsonb('redactions').$type<Partial<Record<string, number>>>(),
+  createdAt: createdAt(),
+});
+
+/** A user's sensitive terms, redacted before any provider LLM_REDACT_PII covers (src/privacy). */
+export const privacyTerms = pgTable('privacy_terms', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  term: text('term').notNull(),
   createdAt: createdAt(),
 });
 
@@ -263,6 +284,7 @@ export const schema = {
   transcriptSummaries,
   llmUsage,
   loginAttempts,
+  privacyTerms,
 };
 
 /** Every table a user owns rows in; each has RLS enabled and forced (see migrations). */
@@ -280,4 +302,5 @@ export const USER_OWNED_TABLES = [
   'llm_usage',
   'webhooks',
   'webhook_deliveries',
+  'privacy_terms',
 ] as const;

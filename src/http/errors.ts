@@ -47,6 +47,7 @@ export const ERRORS = {
   llm_quota_exceeded: { status: 429, permanent: true },
   llm_rate_limited: { status: 429, permanent: false, retryAfter: 10 },
   provider_rate_limited: { status: 429, permanent: false, retryAfter: 10 },
+  too_many_sessions: { status: 429, permanent: false, retryAfter: 5 },
   // Our fault.
   internal_error: { status: 500, permanent: false },
   invalid_payload: { status: 500, permanent: true },

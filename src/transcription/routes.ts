@@ -14,13 +14,15 @@ import {
   TranscriptionParams,
 } from './schemas.js';
 import type { TranscriptionService } from './service.js';
+import { vadFromRequest } from '../vad/settings.js';
 
 const tags = ['transcriptions'];
 
 const FORMATS_DOC =
   '`format`: json (default, this API\'s shape), text, srt, vtt, or verbose_json (OpenAI\'s shape: task, language, ' +
   'duration, text, segments[], words[]; each segment\'s `id` is its position from 0, and its avg_logprob, ' +
-  'compression_ratio, no_speech_prob and temperature are null when the engine did not report them).';
+  'compression_ratio, no_speech_prob and temperature are null when the engine did not report them). ' +
+  '`redact=true`: the same with personal data replaced by placeholders, in every format.';
 
 const renderedResponses = {
   200: {
@@ -62,6 +64,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
       const queued = await transcriptions.request(userId, request.params.id, {
         ...body,
         word_timestamps: body.word_timestamps ?? false,
+        vad: vadFromRequest(body.vad),
       });
       const current = await transcriptions.waitFor(userId, queued, request.query.wait);
       if (request.query.wait > 0 && ['completed', 'failed', 'cancelled'].includes(current.status)) {
@@ -86,7 +89,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
     async (request, reply) =>
       sendTranscription(
         reply,
-        await transcriptions.latestForRecording(userIdOf(request), request.params.id),
+        await transcriptions.latestForRecording(userIdOf(request), request.params.id, { redact: request.query.redact }),
         request.query.format,
       ),
   );
@@ -106,7 +109,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
     async (request, reply) =>
       sendTranscription(
         reply,
-        await transcriptions.get(userIdOf(request), request.params.transcription_id),
+        await transcriptions.get(userIdOf(request), request.params.transcription_id, { redact: request.query.redact }),
         request.query.format,
       ),
   );

@@ -38,6 +38,22 @@ export const Segment = Type.Object({
   ...SegmentScores.properties,
 });
 
+/** OpenAI's server_vad knobs, in its names (`chunking_strategy`, realtime `turn_detection`). */
+export const VadOptions = Type.Object(
+  {
+    threshold: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'Speech probability that starts speech (default 0.5)' }),
+    ),
+    prefix_padding_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10_000, description: 'Audio kept before and after each stretch of speech (default 300)' }),
+    ),
+    silence_duration_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10_000, description: 'Silence that ends a stretch of speech (default 500)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const Transcription = Type.Object({
   id: Type.String({ format: 'uuid' }),
   recording_id: Type.String({ format: 'uuid' }),
@@ -54,6 +70,11 @@ export const Transcription = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   started_at: Nullable(Type.String({ format: 'date-time' })),
   completed_at: Nullable(Type.String({ format: 'date-time' })),
+  vad: Nullable(
+    Type.Object({ threshold: Type.Number(), prefix_padding_ms: Type.Number(), silence_duration_ms: Type.Number() }, {
+      description: 'Speech detection the transcription was asked for; null when the whole audio went to the engine',
+    }),
+  ),
   segments: Type.Array(Segment),
 });
 
@@ -71,6 +92,13 @@ export const TranscribeBody = Type.Object({
   ),
   prompt: Type.Optional(Type.String({ maxLength: 4000 })),
   word_timestamps: Type.Optional(Type.Boolean({ description: 'Word-level times where the engine has them (default false)' })),
+  vad: Type.Optional(
+    Type.Union([Type.Boolean(), VadOptions], {
+      description:
+        'Cut silence before the engine (Silero VAD): true for the defaults, or the knobs to change. Times stay those ' +
+        'of the original audio; audio with no speech completes with no segments. Default false.',
+    }),
+  ),
 });
 
 export const TranscribeQuery = Type.Object({
@@ -92,4 +120,10 @@ export const FormatQuery = Type.Object({
     [Type.Literal('json'), Type.Literal('text'), Type.Literal('srt'), Type.Literal('vtt'), Type.Literal('verbose_json')],
     { default: 'json' },
   ),
+  redact: Type.Boolean({
+    default: false,
+    description:
+      'A copy with personal data (e-mails, phones, cards, IBANs, SSNs, DNI/NIE, IP addresses) and your sensitive terms ' +
+      'replaced by placeholders such as <EMAIL_1>, the same value the same placeholder throughout: text, segments and words',
+  }),
 });

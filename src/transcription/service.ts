@@ -2,8 +2,9 @@ import { asc, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { AppDatabase, Tx } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { recordings, transcriptSegments, transcriptions } from '../db/schema.js';
+import { recordings, transcriptSegments, transcriptions, type WordTiming } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
+import { vadView, type VadSettings } from '../vad/settings.js';
 import { AppError, errors } from '../http/errors.js';
 import type { EngineName, SttConfig } from '../config.js';
 import type { JobQueue } from '../jobs/queue.js';
@@ -11,6 +12,8 @@ import type { JobService } from '../jobs/service.js';
 import type { Transcription } from './schemas.js';
 import { searchConfigFor } from './search-config.js';
 import { splitSentences } from './sentences.js';
+import { redactTranscription } from './redacted.js';
+import { sensitiveTerms } from '../privacy/terms.js';
 
 const { text: _text, ...COLUMNS_BUT_TEXT } = getTableColumns(transcriptions);
 
@@ -35,6 +38,7 @@ export function toTranscriptionView(row: TranscriptionRow, segments: StoredSegme
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,
     completed_at: row.completedAt?.toISOString() ?? null,
+    vad: vadView(row.vad),
     segments: segments.map((s) => ({
       id: s.id,
       index: s.index,
@@ -57,6 +61,8 @@ export interface TranscriptionRequest {
   language?: string;
   prompt?: string;
   word_timestamps: boolean;
+  /** Cut silence before the engine (Silero VAD), times mapped back; null or absent: the whole audio. */
+  vad?: VadSettings | null;
 }
 
 export interface TranscriptionRuntime {
@@ -100,6 +106,7 @@ export class TranscriptionService {
           language: input.language ?? null,
           prompt: input.prompt ?? null,
           wordTimestamps: input.word_timestamps,
+          vad: input.vad ?? null,
           status: 'queued',
           jobId: null,
         })
@@ -188,7 +195,60 @@ export class TranscriptionService {
     return toTranscriptionView({ ...row!, text: input.text }, segments);
   }
 
-  async latestForRecording(userId: string, recordingId: string): Promise<TranscriptionView> {
+  /**
+   * A transcript made outside the job queue (a live session's turns): stored completed with the
+   * given segments, in the caller's transaction. Empty segments are dropped; the text joins the rest.
+   */
+  async insertCompleted(
+    tx: Tx,
+    input: {
+      userId: string;
+      recordingId: string;
+      engine: EngineName;
+      model: string | null;
+      language: string | null;
+      durationSeconds: number | null;
+      startedAt: Date;
+      segments: Array<{ start: number; end: number; text: string; words?: WordTiming[] | null }>;
+    },
+  ): Promise<TranscriptionView> {
+    const kept = input.segments.map((s) => ({ ...s, text: s.text.trim() })).filter((s) => s.text !== '');
+    const text = kept.map((s) => s.text).join(' ');
+    const [row] = await tx
+      .insert(transcriptions)
+      .values({
+        id: newId(),
+        userId: input.userId,
+        recordingId: input.recordingId,
+        engine: input.engine,
+        model: input.model,
+        language: input.language,
+        status: 'completed',
+        progress: 100,
+        text,
+        durationSeconds: input.durationSeconds,
+        startedAt: input.startedAt,
+        completedAt: new Date(),
+      })
+      .returning(COLUMNS_BUT_TEXT);
+    const segments = await insertSegments(
+      tx,
+      kept.map((s, index) => ({
+        userId: input.userId,
+        transcriptionId: row!.id,
+        index,
+        start: s.start,
+        end: s.end,
+        text: s.text,
+        words: s.words ?? null,
+        searchConfig: searchConfigFor(input.language),
+      })),
+    );
+    return toTranscriptionView({ ...row!, text }, segments);
+  }
+
+  /** `redact`: a copy with personal data and the user's sensitive terms replaced (see redacted.ts). */
+  async latestForRecording(userId: string, recordingId: string, options: { redact?: boolean } = {}): Promise<TranscriptionView> {
     return withUser(this.db, userId, async (tx) => {
       const [recording] = await tx.select({ id: recordings.id }).from(recordings).where(eq(recordings.id, recordingId));
       if (!recording) throw errors.notFound('Recording');
@@ -199,26 +259,22 @@ export class TranscriptionService {
         .orderBy(desc(transcriptions.id))
         .limit(1);
       if (!row) throw errors.notFound('Transcription');
-      return toTranscriptionView(row, await segmentsOf(tx, row.id));
+      return viewOf(tx, row, options);
     });
   }
 
-  async get(userId: string, transcriptionId: string): Promise<TranscriptionView> {
+  async get(userId: string, transcriptionId: string, options: { redact?: boolean } = {}): Promise<TranscriptionView> {
     return withUser(this.db, userId, async (tx) => {
       const [row] = await tx.select().from(transcriptions).where(eq(transcriptions.id, transcriptionId));
       if (!row) throw errors.notFound('Transcription');
-      return toTranscriptionView(row, await segmentsOf(tx, row.id));
+      return viewOf(tx, row, options);
     });
   }
+}
 
-  /** Whether the user can see this transcription; RLS answers for other users' ids. */
-  async exists(tx: Tx, transcriptionId: string): Promise<boolean> {
-    const [row] = await tx
-      .select({ id: transcriptions.id })
-      .from(transcriptions)
-      .where(eq(transcriptions.id, transcriptionId));
-    return row !== undefined;
-  }
+async function viewOf(tx: Tx, row: TranscriptionRow, options: { redact?: boolean }): Promise<TranscriptionView> {
+  const view = toTranscriptionView(row, await segmentsOf(tx, row.id));
+  return options.redact ? redactTranscription(view, await sensitiveTerms(tx)) : view;
 }
 
 /** Rows per insert statement: each batch is built between two database round trips. */

@@ -106,6 +106,13 @@ async function seedOwner(app: App, db: AppDatabase, label: string): Promise<Owne
     await tx.execute(sql`insert into webhook_deliveries (id, webhook_id, user_id, event, payload, message_id)
                          values (${newId()}, ${webhookId}, ${user.userId}, 'chat.completed', '{}'::jsonb, ${`msg_${newId()}`})`);
   }); // webhooks, webhook_deliveries
+  const terms = await app.inject({
+    method: 'PUT',
+    url: '/api/v1/privacy/terms',
+    headers: bearer(user.accessToken),
+    payload: { terms: [`${label} Secret`] },
+  });
+  assert.equal(terms.statusCode, 200, terms.body); // privacy_terms
   return {
     webhookId,
     user,
@@ -160,6 +167,8 @@ function insertFor(table: Table, owner: Owner): ReturnType<typeof sql> {
     case 'llm_usage':
       return sql`insert into llm_usage (id, user_id, purpose, provider, model, input_tokens, output_tokens)
                  values (${id}, ${userId}, 'planted', 'openai', 'm', 0, 0)`;
+    case 'privacy_terms':
+      return sql`insert into privacy_terms (id, user_id, term) values (${id}, ${userId}, ${`planted ${id}`})`;
   }
 }
 
@@ -178,6 +187,7 @@ const TOUCH: Record<Table, string> = {
   llm_usage: `model = 'hijacked'`,
   webhooks: `url = 'https://hijacked.example'`,
   webhook_deliveries: `last_error = 'hijacked'`,
+  privacy_terms: `term = 'hijacked ' || id`,
 };
 
 /** Every row of `table` owned by `userId`, seen past RLS. */

@@ -21,9 +21,13 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.js scripts/dist.js scripts/
 COPY src/ src/
 # ffmpeg comes from Debian in the runtime stage: the static copy @ffmpeg-installer ships (66 MB) is not needed.
+# onnxruntime-node ships every platform's binary (290 MB); the image keeps only its own (45 MB).
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
- && rm -rf node_modules/@ffmpeg-installer/linux-x64
+ && rm -rf node_modules/@ffmpeg-installer/linux-x64 \
+ && ort=node_modules/onnxruntime-node/bin/napi-v6 \
+ && find "$ort" -mindepth 2 -maxdepth 2 -type d ! -path "$ort/linux/$(node -p process.arch)" -exec rm -rf {} + \
+ && test -d "$ort/linux/$(node -p process.arch)"
 
 FROM ${NODE_IMAGE} AS runtime
 ARG WITH_POCKETSPHINX=false

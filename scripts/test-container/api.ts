@@ -70,6 +70,7 @@ function wordsFound(reference: string, text: string): number {
 export interface Transcribed {
   text: string;
   jobId: string;
+  recordingId: string;
 }
 
 /** Uploads the clip and transcribes it with the sphinx engine, waiting for the result. */
@@ -92,7 +93,15 @@ export async function transcribeClip(base: string, auth: Record<string, string>,
   const text = done.text ?? '';
   const share = wordsFound(audio.reference, text);
   assert.ok(share >= 0.5, `only ${Math.round(share * 100)}% of "${audio.reference}" in "${text}"`);
-  return { text, jobId: done.job_id ?? '' };
+  return { text, jobId: done.job_id ?? '', recordingId: id };
+}
+
+/** GET /audio/{id}/speech-timestamps: Silero VAD on onnxruntime-node inside the image finds the speech. */
+export async function speechRegions(base: string, auth: Record<string, string>, recordingId: string): Promise<{ start: number; end: number }[]> {
+  const res = await fetch(`${base}/api/v1/audio/${recordingId}/speech-timestamps`, { headers: auth });
+  const body = await json<{ duration: number; regions: { start: number; end: number }[] }>(res, 200, 'speech-timestamps');
+  assert.ok(body.regions.length > 0, `no speech found in a LibriVox clip: ${JSON.stringify(body)}`);
+  return body.regions;
 }
 
 /** GET /metrics with the token: 200 and the HTTP duration histogram; without it: refused. */

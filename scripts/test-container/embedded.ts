@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { log, output, run } from './exec.js';
 import { freePort } from './host.js';
-import { clip, register, transcribeClip, waitReady } from './api.js';
+import { clip, register, speechRegions, transcribeClip, waitReady } from './api.js';
 import { exitCode, isRunning, showLogs, waitHealthy } from './podman.js';
 
 export async function embeddedDefault(image: string, runName: string): Promise<void> {
@@ -26,6 +26,8 @@ export async function embeddedDefault(image: string, runName: string): Promise<v
     const auth = await register(base);
     const done = await transcribeClip(base, auth, clip('0870'));
     log(`embedded: pocketsphinx heard "${done.text}"`);
+    const regions = await speechRegions(base, auth, done.recordingId);
+    log(`embedded: Silero VAD found speech at ${regions.map((r) => `${r.start}–${r.end} s`).join(', ')}`);
 
     // SIGTERM through tini: a graceful stop (exit 0), the embedded PostgreSQL shut down with it.
     await run('podman', ['stop', '-t', '30', name]);

@@ -1,6 +1,8 @@
 /**
  * A text upload of many short sentences once held the event loop for minutes (the sentence
- * splitter was quadratic). The built server must keep answering its liveness probe meanwhile.
+ * splitter was quadratic). The built server must keep answering its liveness probe meanwhile: its
+ * p99 during the upload within 100 ms of the p99 measured just before on the same server, so that
+ * a machine busy with other work moves both.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -70,10 +72,14 @@ describe('text uploads do not freeze the server', () => {
   });
 
   // Larger texts, up to MAX_FILE_SIZE, are measured by bench/text-upload-liveness.ts.
-  test('"Word word word. " × 32,768 (once 110 s of blocked event loop) is stored whole, liveness p99 under 100 ms meanwhile', async () => {
+  test('"Word word word. " × 32,768 (once 110 s of blocked event loop) is stored whole, liveness p99 within 100 ms of idle meanwhile', async () => {
     const text = 'Word word word. '.repeat(32_768);
     // The test's own work (encoding the upload, decoding the answer) stays outside the probing.
     const upload = JSON.stringify({ title: 'Long text', original_text: text });
+    // The same probing with nothing else asked of the server: what this machine's load alone costs.
+    const idleProbe = probeLiveness(server);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const idle = percentile(await idleProbe.stop(), 99);
     const probe = probeLiveness(server);
     const res = await fetch(`${server.base}/api/v1/audio/upload`, {
       method: 'POST',
@@ -88,6 +94,6 @@ describe('text uploads do not freeze the server', () => {
     assert.equal(body.transcription.segments.map((s) => s.text).join(' '), text.trim());
     assert.ok(latencies.length >= 5, `only ${latencies.length} probes answered during the upload`);
     const p99 = percentile(latencies, 99);
-    assert.ok(p99 < 100, `liveness p99 ${p99.toFixed(1)} ms over ${latencies.length} probes`);
+    assert.ok(p99 < idle + 100, `liveness p99 ${p99.toFixed(1)} ms over ${latencies.length} probes (idle p99 ${idle.toFixed(1)} ms)`);
   });
 });

@@ -233,6 +233,41 @@ describe('GET /v1/realtime', { concurrency: true }, () => {
   });
 });
 
+describe('GET /v1/realtime limits of one session', { concurrency: true }, () => {
+  let cert: SelfSignedCert;
+  let short: Served;
+
+  before(async () => {
+    cert = makeSelfSignedCert();
+    // 100 ms of 24 kHz PCM is 6.4 KB once in base64 JSON: 16 KiB lets it through and stops 1 s chunks.
+    short = await serve(cert, { REALTIME_MAX_SECONDS: '10', REALTIME_MAX_MESSAGE_BYTES: '16384' });
+  });
+  after(async () => {
+    await short?.app.close();
+  });
+
+  test('a message over REALTIME_MAX_MESSAGE_BYTES closes the socket with 1009', async () => {
+    const user = await registerUser(short.app.app, 'big');
+    const client = await RealtimeClient.open(short.port, user.accessToken, cert.cert);
+    client.append(silence(1));
+    await waitUntil('the close', () => client.closed, 15_000);
+    assert.equal(client.closed?.code, 1009);
+  });
+
+  test('audio past REALTIME_MAX_SECONDS ends the session: session_expired, a normal close, and what came before is stored', async () => {
+    const user = await registerUser(short.app.app, 'long');
+    const client = await RealtimeClient.open(short.port, user.accessToken, cert.cert);
+    await updated(client, { ...SPHINX_EN, audio: { input: { ...SPHINX_EN.audio.input, turn_detection: null } } });
+    // Faster than real time, with no turns: only the session's audio clock can stop it.
+    await client.stream(silence(11), { realtime: false });
+    await waitUntil('the close', () => client.closed, 30_000);
+    assert.equal(client.closed?.code, 1000);
+    assert.equal((client.of('error').at(-1)?.error as { code: string } | undefined)?.code, 'session_expired');
+    const stored = await storedRecording(short, user);
+    assert.ok(stored.duration > 9 && stored.duration <= 10.05, `stored ${stored.duration} s`);
+  });
+});
+
 async function storedRecording(served: Served, user: TestUser): Promise<{ id: string; duration: number }> {
   return waitUntil('the stored session', async () => {
     const res = await served.app.app.inject({ url: '/api/v1/audio', headers: bearer(user.accessToken) });

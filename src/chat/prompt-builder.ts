@@ -64,7 +64,7 @@ export class PromptBuilder {
     const sent = grounding && {
       ...grounding,
       title: redact(grounding.title),
-      segments: grounding.segments.map((s) => ({ ...s, text: redact(s.text) })),
+      segments: grounding.segments.map((s) => ({ ...s, text: redact(s.text), speaker: s.speaker && redact(s.speaker) })),
     };
     const turns = history.map((m) => ({ ...m, content: redact(m.content) }));
     const built = await this.assemble(userId, redact(question), question, turns, sent);

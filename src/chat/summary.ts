@@ -37,7 +37,7 @@ function transcriptHash(segments: { index: number; text: string }[]): string {
 function redactTranscript(source: TranscriptForGrounding, redactor: Redactor): Pick<TranscriptForGrounding, 'title' | 'segments'> {
   return {
     title: redactor.redact(source.title),
-    segments: source.segments.map((s) => ({ ...s, text: redactor.redact(s.text) })),
+    segments: source.segments.map((s) => ({ ...s, text: redactor.redact(s.text), speaker: s.speaker && redactor.redact(s.speaker) })),
   };
 }
 

@@ -14,6 +14,7 @@ const SearchHit = Type.Object({
   start: Nullable(Type.Number()),
   end: Nullable(Type.Number()),
   text: Type.String(),
+  speaker: Nullable(Type.String({ description: 'Who spoke; null where the transcript names nobody' })),
   snippet: Type.String({ description: 'HTML-escaped, with matches in <mark>…</mark>' }),
   rank: Type.Number(),
 });

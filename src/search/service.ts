@@ -12,6 +12,7 @@ export interface SearchHit {
   start: number | null;
   end: number | null;
   text: string;
+  speaker: string | null;
   snippet: string;
   rank: number;
 }
@@ -39,6 +40,7 @@ interface Row {
   start_seconds: number | null;
   end_seconds: number | null;
   text: string;
+  speaker: string | null;
   headline: string;
   rank: number;
 }
@@ -56,7 +58,7 @@ export class SearchService {
       const rows = await queryRows<Row>(
         tx,
         sql`select r.id as recording_id, r.title as recording_title, t.id as transcription_id,
-                   s.id as segment_id, s.index, s.start_seconds, s.end_seconds, s.text,
+                   s.id as segment_id, s.index, s.start_seconds, s.end_seconds, s.text, s.speaker,
                    ts_headline(s.search_config, s.text, q,
                      ${`StartSel=${OPEN}, StopSel=${CLOSE}, MaxWords=30, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "`}) as headline,
                    ts_rank_cd(s.search_vector, q)::float8 as rank
@@ -77,6 +79,7 @@ export class SearchService {
         start: row.start_seconds,
         end: row.end_seconds,
         text: row.text,
+        speaker: row.speaker,
         snippet: markSnippet(row.headline),
         rank: Number(row.rank),
       }));

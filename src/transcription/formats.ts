@@ -7,6 +7,7 @@ export interface FormatSegment extends Partial<Static<typeof SegmentScores>> {
   end: number | null;
   text: string;
   words?: { word: string; start: number; end: number }[] | null;
+  speaker?: string | null;
 }
 
 export interface FormatInput {
@@ -45,15 +46,30 @@ function cueText(text: string): string {
   return text.trim().replace(/\n\s*\n/g, '\n');
 }
 
+/** SRT has no voice markup: the speaker leads the text, as `Ana: text`. */
+function srtText(s: FormatSegment): string {
+  return cueText(s.speaker ? `${oneLineLabel(s.speaker)}: ${s.text}` : s.text);
+}
+
 export function toSrt(input: FormatInput): string {
   return input.segments
-    .map((s, i) => `${i + 1}\n${clock(s.start ?? 0, ',')} --> ${clock(s.end ?? 0, ',')}\n${cueText(s.text)}\n`)
+    .map((s, i) => `${i + 1}\n${clock(s.start ?? 0, ',')} --> ${clock(s.end ?? 0, ',')}\n${srtText(s)}\n`)
     .join('\n');
+}
+
+function oneLineLabel(speaker: string): string {
+  return speaker.replace(/\s+/g, ' ').trim();
+}
+
+/** A WebVTT voice span, `<v Ana>`; its annotation may hold neither a line break, `&` nor `>`. */
+function voiceTag(speaker: string): string {
+  return `<v ${oneLineLabel(speaker).replace(/&/g, '&amp;').replace(/>/g, '&gt;')}>`;
 }
 
 export function toVtt(input: FormatInput): string {
   const cues = input.segments.map(
-    (s) => `${clock(s.start ?? 0, '.')} --> ${clock(s.end ?? 0, '.')}\n${cueText(s.text).replace(/-->/g, '->')}\n`,
+    (s) =>
+      `${clock(s.start ?? 0, '.')} --> ${clock(s.end ?? 0, '.')}\n${s.speaker ? voiceTag(s.speaker) : ''}${cueText(s.text).replace(/-->/g, '->')}\n`,
   );
   return `WEBVTT\n\n${cues.join('\n')}`;
 }
@@ -83,6 +99,7 @@ export const VerboseSegment = Type.Object({
   text: Type.String(),
   tokens: Type.Array(Type.Integer()),
   ...SegmentScores.properties,
+  speaker: Type.Optional(Type.String({ description: 'Who spoke; absent where the transcript names nobody' })),
 });
 
 /** OpenAI's verbose_json transcription. */
@@ -128,6 +145,7 @@ export function toVerboseJson(input: FormatInput, task: 'transcribe' | 'translat
       avg_logprob: s.avg_logprob ?? null,
       compression_ratio: s.compression_ratio ?? null,
       no_speech_prob: s.no_speech_prob ?? null,
+      ...(s.speaker ? { speaker: s.speaker } : {}),
     })),
     words: words.map((w) => ({ word: w.word, start: w.start, end: w.end })),
   };

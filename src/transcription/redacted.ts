@@ -19,6 +19,7 @@ export function redactTranscription(view: TranscriptionView, terms: readonly str
     segments: view.segments.map((s) => ({
       ...s,
       text: redactor.redact(s.text),
+      speaker: s.speaker === null ? null : redactor.redact(s.speaker),
       words: s.words === null ? null : redactWords(s.words, redactor, detect),
     })),
   };

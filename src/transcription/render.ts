@@ -14,6 +14,7 @@ export function formatInput(view: TranscriptionView): FormatInput {
       end: s.end,
       text: s.text,
       words: s.words,
+      speaker: s.speaker,
       avg_logprob: s.avg_logprob,
       compression_ratio: s.compression_ratio,
       no_speech_prob: s.no_speech_prob,

@@ -59,24 +59,94 @@ function* rawSentences(text: string, segmenter: Intl.Segmenter): Generator<strin
   if (carry !== '') yield carry;
 }
 
+/** Yields to the event loop once `SLICE_MS` of work has passed since the last yield. */
+class Slicer {
+  private sliceStart = performance.now();
+
+  /** Checked before awaiting `pause`: an await per sentence would cost a 10 MB text dearly. */
+  due(): boolean {
+    return performance.now() - this.sliceStart > SLICE_MS;
+  }
+
+  async pause(): Promise<void> {
+    await yieldToEventLoop();
+    this.sliceStart = performance.now();
+  }
+}
+
+function* sentencesIn(text: string, segmenter: Intl.Segmenter): Generator<string> {
+  let pending = '';
+  for (const segment of rawSentences(text, segmenter)) {
+    pending = `${pending} ${segment.replace(/\s+/g, ' ')}`.trim();
+    if (pending !== '' && !ABBREVIATION_END.test(pending)) {
+      yield* splitLong(pending);
+      pending = '';
+    }
+  }
+  if (pending !== '') yield* splitLong(pending);
+}
+
 /** Splits prose into sentences, yielding to the event loop as it goes: input may be megabytes. */
 export async function splitSentences(text: string, language: string | null = null): Promise<string[]> {
   const sentences: string[] = [];
-  let pending = '';
-  let sliceStart = performance.now();
-  for (const segment of rawSentences(text, segmenterFor(language))) {
-    pending = `${pending} ${segment.replace(/\s+/g, ' ')}`.trim();
-    if (pending !== '' && !ABBREVIATION_END.test(pending)) {
-      sentences.push(...splitLong(pending));
-      pending = '';
+  const slicer = new Slicer();
+  for (const sentence of sentencesIn(text, segmenterFor(language))) {
+    sentences.push(sentence);
+    if (slicer.due()) await slicer.pause();
+  }
+  return packSentences(sentences, MAX_SEGMENTS);
+}
+
+/** A sentence and who said it; `speaker` is null where the text names nobody. */
+export interface SpokenSentence {
+  speaker: string | null;
+  text: string;
+}
+
+/*
+ * `Ana: Hola.` or `SPEAKER_1: …` at the start of a line: a label of 1–40 letters, digits, spaces,
+ * `_`, `.` or `-`, then a colon and, after whitespace, the text. The whitespace keeps URLs
+ * (`https://…`) and clock times (`10:30`) from being read as speakers. Bounded, so linear.
+ */
+const LABEL = String.raw`[ \t]*([\p{L}\p{N}](?:[\p{L}\p{N} _.-]{0,38}[\p{L}\p{N}_.-])?)[ \t]*:[ \t]+(?=\S)`;
+const SPEAKER_LINE = new RegExp(`^${LABEL}`, 'u');
+const ANY_SPEAKER_LINE = new RegExp(`^${LABEL}`, 'mu');
+
+/** Consecutive lines of one speaker; lines without a label continue the turn before them. */
+function* speakerTurns(text: string): Generator<SpokenSentence> {
+  let speaker: string | null = null;
+  let lines: string[] = [];
+  for (const line of text.split('\n')) {
+    const label = SPEAKER_LINE.exec(line);
+    if (!label) {
+      lines.push(line);
+      continue;
     }
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
+    if (lines.length > 0) yield { speaker, text: lines.join('\n') };
+    speaker = label[1]!;
+    lines = [line.slice(label[0].length)];
+  }
+  if (lines.length > 0) yield { speaker, text: lines.join('\n') };
+}
+
+/**
+ * Sentences with their speakers when lines start with `Name:` (the label leaves the text);
+ * otherwise exactly `splitSentences`, every speaker null.
+ */
+export async function splitSpokenSentences(text: string, language: string | null = null): Promise<SpokenSentence[]> {
+  if (!ANY_SPEAKER_LINE.test(text)) {
+    return (await splitSentences(text, language)).map((sentence) => ({ speaker: null, text: sentence }));
+  }
+  const segmenter = segmenterFor(language);
+  const slicer = new Slicer();
+  const sentences: SpokenSentence[] = [];
+  for (const turn of speakerTurns(text)) {
+    for (const sentence of sentencesIn(turn.text, segmenter)) {
+      sentences.push({ speaker: turn.speaker, text: sentence });
+      if (slicer.due()) await slicer.pause();
     }
   }
-  if (pending !== '') sentences.push(...splitLong(pending));
-  return packSentences(sentences, MAX_SEGMENTS);
+  return packSpoken(sentences, MAX_SEGMENTS);
 }
 
 function splitLong(sentence: string): string[] {
@@ -95,17 +165,41 @@ function splitLong(sentence: string): string[] {
 /** At most about `max` segments: neighbours are joined until each holds its share of the text. */
 export function packSentences(sentences: string[], max: number): string[] {
   if (sentences.length <= max) return sentences;
-  const total = sentences.reduce((sum, s) => sum + s.length + 1, 0);
+  return packSpoken(sentences.map((text) => ({ speaker: null, text })), max).map((s) => s.text);
+}
+
+/**
+ * `packSentences` keeping speakers: neighbours are joined within a speaker's turn; only when
+ * turns alone are more than `max` are they joined across speakers too, the speaker then null
+ * and each part's label kept in the text, so that nobody's words lose their name.
+ */
+export function packSpoken(sentences: SpokenSentence[], max: number): SpokenSentence[] {
+  if (sentences.length <= max) return sentences;
+  const total = sentences.reduce((sum, s) => sum + s.text.length + 1, 0);
   const share = Math.ceil(total / max);
-  const packed: string[] = [];
-  let current = '';
+  const withinTurns = joinNeighbours(sentences, share, true);
+  return withinTurns.length <= max ? withinTurns : joinNeighbours(sentences, share, false);
+}
+
+function joinNeighbours(sentences: SpokenSentence[], share: number, withinTurns: boolean): SpokenSentence[] {
+  const packed: SpokenSentence[] = [];
+  let group: SpokenSentence[] = [];
+  let length = 0;
+  const flush = () => {
+    if (group.length === 0) return;
+    const speaker = group[0]!.speaker;
+    const oneSpeaker = group.every((s) => s.speaker === speaker);
+    const parts = oneSpeaker ? group.map((s) => s.text) : group.map((s) => (s.speaker === null ? s.text : `${s.speaker}: ${s.text}`));
+    packed.push({ speaker: oneSpeaker ? speaker : null, text: parts.join(' ') });
+    group = [];
+    length = 0;
+  };
   for (const sentence of sentences) {
-    current = current === '' ? sentence : `${current} ${sentence}`;
-    if (current.length >= share) {
-      packed.push(current);
-      current = '';
-    }
+    if (withinTurns && group.length > 0 && group[0]!.speaker !== sentence.speaker) flush();
+    group.push(sentence);
+    length += sentence.text.length + (group.length > 1 ? 1 : 0);
+    if (length >= share) flush();
   }
-  if (current !== '') packed.push(current);
+  flush();
   return packed;
 }

@@ -11,7 +11,7 @@ import type { JobQueue } from '../jobs/queue.js';
 import type { JobService } from '../jobs/service.js';
 import type { Transcription } from './schemas.js';
 import { searchConfigFor } from './search-config.js';
-import { splitSentences } from './sentences.js';
+import { splitSpokenSentences } from './sentences.js';
 import { redactTranscription } from './redacted.js';
 import { sensitiveTerms } from '../privacy/terms.js';
 
@@ -157,7 +157,8 @@ export class TranscriptionService {
   }
 
   /**
-   * A transcript the user already has as text: stored completed, one segment per sentence.
+   * A transcript the user already has as text: stored completed, one segment per sentence, with
+   * its speaker where lines start with `Name:` (the text keeps the labels as uploaded).
    * Runs inside the caller's transaction so the recording and its transcript land together.
    */
   async insertFromText(
@@ -181,14 +182,15 @@ export class TranscriptionService {
       })
       // Not the text itself: reading megabytes back would only hold the event loop to decode them.
       .returning(COLUMNS_BUT_TEXT);
-    const sentences = await splitSentences(input.text, input.language);
+    const sentences = await splitSpokenSentences(input.text, input.language);
     const segments = await insertSegments(
       tx,
-      sentences.map((text, index) => ({
+      sentences.map(({ text, speaker }, index) => ({
         userId: input.userId,
         transcriptionId: row!.id,
         index,
         text,
+        speaker,
         searchConfig: searchConfigFor(input.language),
       })),
     );

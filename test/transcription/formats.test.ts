@@ -65,3 +65,21 @@ test('text, language names and the timing check', () => {
   assert.equal(hasTimes({ ...input, segments: [{ start: null, end: null, text: 'x' }] }), false);
   assert.equal(hasTimes({ ...input, segments: [] }), false);
 });
+
+test('speakers: VTT voice spans (escaped), SRT prefixes, verbose_json fields; none where there is no speaker', () => {
+  const spoken: FormatInput = {
+    ...input,
+    segments: [
+      { start: 0, end: 1, text: 'Hola.', speaker: 'Ana' },
+      { start: 1, end: 2, text: 'Sí.', speaker: 'A&B > C' },
+      { start: 2, end: 3, text: 'Nadie.', speaker: null },
+    ],
+  };
+  assert.equal(
+    toVtt(spoken),
+    'WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ana>Hola.\n\n00:00:01.000 --> 00:00:02.000\n<v A&amp;B &gt; C>Sí.\n\n00:00:02.000 --> 00:00:03.000\nNadie.\n',
+  );
+  assert.equal(toSrt(spoken).split('\n\n').map((cue) => cue.split('\n')[2]).join('|'), 'Ana: Hola.|A&B > C: Sí.|Nadie.');
+  assert.deepEqual(toVerboseJson(spoken).segments.map((s) => s.speaker), ['Ana', 'A&B > C', undefined]);
+  assert.ok(!('speaker' in toVerboseJson(spoken).segments[2]!));
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_SEGMENTS, splitSentences } from '../../src/transcription/sentences.js';
+import { MAX_SEGMENTS, splitSentences, splitSpokenSentences } from '../../src/transcription/sentences.js';
 
 test('splits on sentence ends, keeping abbreviations and decimals whole', async () => {
   assert.deepEqual(await splitSentences('Hello Mr. Smith. The price is 3.50 dollars! Is that right?', 'en'), [
@@ -55,4 +55,33 @@ test('a transcript of very many short sentences is packed into at most MAX_SEGME
   assert.ok(parts.length <= MAX_SEGMENTS, `${parts.length}`);
   assert.ok(parts.length > MAX_SEGMENTS / 2, `${parts.length}`);
   assert.equal(parts.join(' '), text.trim());
+});
+
+test('speaker labels: only `Name:` then whitespace at a line start; text without them splits exactly as before', async () => {
+  const prose = 'Note the time 10:30. See https://example.com now.\nA label longer than forty characters is no label: really.';
+  assert.deepEqual(await splitSpokenSentences(prose, 'en'), (await splitSentences(prose, 'en')).map((text) => ({ speaker: null, text })));
+  assert.deepEqual(await splitSpokenSentences('Intro line.\n  Dr. Ana García : Hola. ¿Qué tal?\r\nB-2: Bien.', 'es'), [
+    { speaker: null, text: 'Intro line.' },
+    { speaker: 'Dr. Ana García', text: 'Hola.' },
+    { speaker: 'Dr. Ana García', text: '¿Qué tal?' },
+    { speaker: 'B-2', text: 'Bien.' },
+  ]);
+});
+
+test('many short turns: linear, at most MAX_SEGMENTS, and no one’s words lose their name', async () => {
+  const turns = MAX_SEGMENTS * 3;
+  const text = Array.from({ length: turns }, (_, i) => `${i % 2 ? 'Bob' : 'Ana'}: Line ${i}.`).join('\n');
+  const started = performance.now();
+  const parts = await splitSpokenSentences(text, 'en');
+  const ms = performance.now() - started;
+  assert.ok(parts.length <= MAX_SEGMENTS && parts.length > MAX_SEGMENTS / 2, `${parts.length}`);
+  assert.ok(parts.every((p) => p.speaker === null && /^(Ana|Bob): Line \d+\./.test(p.text)), 'mixed segments keep each label');
+  assert.equal(parts.map((p) => p.text).join(' ').match(/(Ana|Bob): /g)!.length, turns);
+  // Whole-text segmentation would be quadratic: minutes here. Windowed, a second or so on a busy machine.
+  assert.ok(ms < 10_000, `${ms} ms`);
+
+  const long = Array.from({ length: MAX_SEGMENTS * 2 }, (_, i) => `${i < MAX_SEGMENTS ? 'Ana' : 'Bob'}: Line ${i}.`).join('\n');
+  const packed = await splitSpokenSentences(long, 'en');
+  assert.ok(packed.length <= MAX_SEGMENTS + 1, `${packed.length}`);
+  assert.ok(packed.every((p) => p.speaker === 'Ana' || p.speaker === 'Bob'), 'long turns are packed within each speaker');
 });

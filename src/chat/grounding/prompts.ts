@@ -28,7 +28,7 @@ export function groundedSystemPrompt({ title, language, mode }: GroundedSystemPr
     `Recording title: ${JSON.stringify(title.trim() || 'Untitled')}`,
     ...(label ? [`The recording is in ${label}.`] : []),
     '',
-    'The transcript is given below as numbered segments, one per line: `[n] (start–end) text`.',
+    'The transcript is given below as numbered segments, one per line: `[n] (start–end) text`, or `[n] Speaker (start–end): text` where the speaker is known.',
     mode === 'retrieved'
       ? 'Only excerpts of the transcript are shown: the segments most relevant to the question, with their neighbours. Other parts of the recording exist but are not shown; if the answer may lie outside the excerpts, say so.'
       : 'The whole transcript is shown.',

@@ -233,7 +233,7 @@ function summaryMessages(title: string, language: string | null | undefined, blo
     {
       role: 'system',
       content: [
-        'You summarise the transcript of a recording. The transcript is given as numbered segments, one per line: `[n] (start–end) text`.',
+        'You summarise the transcript of a recording. The transcript is given as numbered segments, one per line: `[n] (start–end) text`, or `[n] Speaker (start–end): text` where the speaker is known.',
         ...rules(language),
       ].join('\n'),
     },
@@ -254,7 +254,7 @@ function mapMessages(
     {
       role: 'system',
       content: [
-        'You summarise one part of the transcript of a long recording; the summaries of all parts will be merged afterwards. The transcript is given as numbered segments, one per line: `[n] (start–end) text`.',
+        'You summarise one part of the transcript of a long recording; the summaries of all parts will be merged afterwards. The transcript is given as numbered segments, one per line: `[n] (start–end) text`, or `[n] Speaker (start–end): text` where the speaker is known.',
         ...rules(language),
       ].join('\n'),
     },

@@ -11,6 +11,8 @@ export interface GroundingSegment {
   start: number | null;
   end: number | null;
   text: string;
+  /** Who spoke; null or absent where the transcript names nobody. */
+  speaker?: string | null;
 }
 
 /** `1:02:03` from an hour on, `01:02` below. */
@@ -35,9 +37,12 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** `[12] (01:02–01:07) text` */
+/** `[12] (01:02–01:07) text`; with a speaker `[12] Ana (01:02–01:07): text`, so answers can say who said what. */
 export function formatSegment(segment: GroundingSegment): string {
-  return `[${segment.index}] ${timeRange(segment.start, segment.end)} ${oneLine(segment.text)}`;
+  const time = timeRange(segment.start, segment.end);
+  if (!segment.speaker) return `[${segment.index}] ${time} ${oneLine(segment.text)}`;
+  const when = segment.start === null && segment.end === null ? '' : ` ${time}`;
+  return `[${segment.index}] ${oneLine(segment.speaker)}${when}: ${oneLine(segment.text)}`;
 }
 
 /** The segments as numbered lines, in the order given. */

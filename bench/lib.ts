@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import https from 'node:https';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,19 @@ export interface StartOptions {
   dataDir?: string;
   /** The script to run, from the repository root (default dist/server.js; scripts/start.js is `npm start`). */
   entry?: string;
+  /** The certificate the server serves (env sets TLS_CERT_FILE/TLS_KEY_FILE): HTTPS, trusting it. */
+  ca?: string;
+}
+
+/** GET liveness: fetch for plain HTTP, node:https for a self-signed certificate fetch cannot be told to trust. */
+function live(url: string, ca: string | undefined): Promise<boolean> {
+  if (ca === undefined) return fetch(url).then((res) => res.ok);
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', reject);
+  });
 }
 
 function freshDataDir(): string {
@@ -72,11 +86,11 @@ export async function startBuiltServer(env: Record<string, string>, options: Sta
   });
   let exit: string | null = null;
   proc.once('exit', (code, signal) => (exit = `exited (${signal ?? code}) before it was live`));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${options.ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
   let readyMs: number | null = null;
   while (readyMs === null && exit === null && performance.now() - started < READY_TIMEOUT_MS) {
     try {
-      if ((await fetch(`${base}/api/v1/health/liveness`)).ok) readyMs = performance.now() - started;
+      if (await live(`${base}/api/v1/health/liveness`, options.ca)) readyMs = performance.now() - started;
     } catch {
       // not up yet
     }

@@ -10,17 +10,15 @@
  *   p95), adding one session per round until one fails. Server, database and client share the
  *   machine's cores.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../src/config.js';
 import { SphinxEngine } from '../src/transcription/engines/sphinx.js';
 import { RealtimeClient, rawPcm, silence } from '../test/helpers/realtime.js';
 import { makeSelfSignedCert } from '../test/helpers/tls.js';
-import { median, ROOT, writeResult } from './lib.js';
+import { median, startBuiltServer, writeResult } from './lib.js';
 
 const LIBRIVOX = '/usr/share/pocketsphinx/test/data/librivox';
 const ids = readFileSync(path.join(LIBRIVOX, 'fileids'), 'utf8').trim().split('\n');
@@ -45,48 +43,6 @@ function post(url: string, body: object): Promise<Record<string, unknown>> {
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
-}
-
-async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  // The embedded PostgreSQL, as the other benchmarks; started by root it runs as postgres, which must pass through.
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'transcribo-bench-data-'));
-  chmodSync(dataDir, 0o755);
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'server.js')], {
-    cwd: mkdtempSync(path.join(tmpdir(), 'transcribo-bench-cwd-')),
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? tmpdir(),
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      RATE_LIMIT_MAX: '100000',
-      STT_ENGINE: 'sphinx',
-      TLS_CERT_FILE: cert.certFile,
-      TLS_KEY_FILE: cert.keyFile,
-      REALTIME_MAX_SESSIONS_PER_USER: '1000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  let exited = false;
-  proc.once('exit', () => (exited = true));
-  for (let i = 0; i < 1200 && !exited; i++) {
-    const live = await new Promise<boolean>((resolve) => {
-      https.get(`https://127.0.0.1:${port}/api/v1/health/liveness`, { ca: cert.cert }, (res) => resolve(res.statusCode === 200)).on('error', () => resolve(false));
-    });
-    if (live) break;
-    await sleep(100);
-  }
-  if (exited) throw new Error('the server exited at start');
-  return {
-    port,
-    stop: async () => {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 interface Utterance {
@@ -147,19 +103,23 @@ for (const u of utterances) {
   engineSeconds.push((performance.now() - started) / 1000);
 }
 
-const server = await startServer();
+const server = await startBuiltServer(
+  { STT_ENGINE: 'sphinx', TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile, REALTIME_MAX_SESSIONS_PER_USER: '1000' },
+  { ca: cert.cert },
+);
+const port = Number(new URL(server.base).port);
 try {
-  const base = `https://127.0.0.1:${server.port}`;
+  const { base } = server;
   const { access_token: token } = (await post(`${base}/api/v1/auth/register`, { email: `bench-${Date.now()}@example.com`, password: 'benchmark password' })) as { access_token: string };
   const latency: number[] = [];
   // Two single sessions, so the latency sample is 2 × 5 utterances.
-  for (let i = 0; i < 2; i++) latency.push(...(await session(server.port, token)).latencies);
+  for (let i = 0; i < 2; i++) latency.push(...(await session(port, token)).latencies);
   const over = latency.map((l, i) => l - engineSeconds[i % engineSeconds.length]!);
 
   const rounds: { sessions: number; behind: boolean; p95_latency_s: number; max_latency_s: number }[] = [];
   const bound = BEHIND_FACTOR * percentile(latency, 95);
   for (let n = 2; n <= 8; n++) {
-    const results = await Promise.all(Array.from({ length: n }, () => session(server.port, token)));
+    const results = await Promise.all(Array.from({ length: n }, () => session(port, token)));
     const all = results.flatMap((r) => r.latencies);
     const p95 = percentile(all, 95);
     const behind = results.some((r) => r.behind) || Math.max(...all) > bound;

@@ -67,18 +67,9 @@ export async function respondWithEventStream(
   reply: FastifyReply,
   write: (stream: EventStream) => Promise<void>,
 ): Promise<FastifyReply> {
-  const { closing, writers } = request.server.eventStreams;
+  const { closing } = request.server.eventStreams;
   const signal = AbortSignal.any([abortOnDisconnect(reply), closing]);
-  void reply.hijack();
-  reply.raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    // Proxies such as nginx would otherwise buffer the stream and defeat its purpose.
-    'x-accel-buffering': 'no',
-  });
-  reply.raw.flushHeaders();
+  openEventStream(reply);
   const send = (event: string, data: unknown, id?: number) => {
     if (!reply.raw.writableEnded) {
       reply.raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -101,7 +92,7 @@ export async function respondWithEventStream(
   if (closing.aborted) onClosing();
   else closing.addEventListener('abort', onClosing, { once: true });
 
-  const work = (async () => {
+  await heldOpen(request, async () => {
     try {
       await write({ signal, send });
     } catch (error) {
@@ -110,12 +101,32 @@ export async function respondWithEventStream(
       closing.removeEventListener('abort', onClosing);
       if (!reply.raw.writableEnded) reply.raw.end();
     }
-  })();
+  });
+  return reply;
+}
+
+/** Takes the response over from Fastify and sends the headers of a server-sent event stream. */
+export function openEventStream(reply: FastifyReply): void {
+  void reply.hijack();
+  reply.raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    // Proxies such as nginx would otherwise buffer the stream and defeat its purpose.
+    'x-accel-buffering': 'no',
+  });
+  reply.raw.flushHeaders();
+}
+
+/** Runs a stream's work as one of the app's writers, which its close waits for. */
+export async function heldOpen(request: FastifyRequest, run: () => Promise<void>): Promise<void> {
+  const { writers } = request.server.eventStreams;
+  const work = run();
   writers.add(work);
   try {
     await work;
   } finally {
     writers.delete(work);
   }
-  return reply;
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { abortOnDisconnect } from '../http/sse.js';
+import { abortOnDisconnect, heldOpen, openEventStream } from '../http/sse.js';
 import { AppError } from '../http/errors.js';
 import type { JobEventHub } from '../jobs/events.js';
 import type { JobService } from '../jobs/service.js';
@@ -50,20 +50,11 @@ export async function streamTranscription(
 ): Promise<FastifyReply> {
   const jobId = queued.job_id;
   if (!jobId) throw new AppError('internal_error', 'The transcription was queued without a job');
-  const { closing, writers } = request.server.eventStreams;
+  const { closing } = request.server.eventStreams;
   const disconnected = abortOnDisconnect(reply);
   disconnected.addEventListener('abort', () => void deps.jobs.cancel(userId, jobId).catch(() => undefined), { once: true });
 
-  void reply.hijack();
-  reply.raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    // Proxies such as nginx would otherwise hold the events back until the end.
-    'x-accel-buffering': 'no',
-  });
-  reply.raw.flushHeaders();
+  openEventStream(reply);
   // Once the stream has said its last (done, an error, or shutdown), nothing more is written.
   let ended = false;
   let close!: () => void;
@@ -125,7 +116,7 @@ export async function streamTranscription(
     writeError(closing.reason);
     close();
   };
-  const work = (async () => {
+  await heldOpen(request, async () => {
     const live = deps.events.subscribe(jobId, null, (event) => {
       if (FINAL.has(event.event)) void finish();
       else if (event.event === 'segment' && !finishing) segment(event.data.text);
@@ -161,12 +152,6 @@ export async function streamTranscription(
         });
       }
     }
-  })();
-  writers.add(work);
-  try {
-    await work;
-  } finally {
-    writers.delete(work);
-  }
+  });
   return reply;
 }

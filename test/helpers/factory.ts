@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import type { App } from '../../src/app.js';
+import { audioForm, shortClip } from './audio.js';
 
 export interface TestUser {
   userId: string;
@@ -66,4 +68,16 @@ export async function createSession(
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json<{ id: string }>();
+}
+
+/** Uploads a WAV (default: the short LibriVox clip) as an English recording; returns its id. */
+export async function uploadClip(app: App, user: TestUser, wavPath = shortClip().wavPath): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/audio/upload',
+    headers: bearer(user.accessToken),
+    payload: audioForm(await readFile(wavPath), 'clip.wav', { language: 'en' }),
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json().id as string;
 }

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,10 +14,9 @@ import { asSystem } from '../../src/db/scope.js';
 import { JobInterrupted } from '../../src/jobs/types.js';
 import { engineSet } from '../../src/transcription/engines/index.js';
 import type { EngineResult, PcmAudio, TranscribeOptions, TranscriptionEngine } from '../../src/transcription/engines/engine.js';
-import { audioForm, shortClip } from '../helpers/audio.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
+import { bearer, registerUser, uploadClip, type TestUser } from '../helpers/factory.js';
 import { stallingLlm, type FakeServer } from '../helpers/fake-llm.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js';
 import { readEventStream, waitUntil } from '../helpers/server-process.js';
@@ -67,14 +65,7 @@ async function openApp(testDb: TestDatabase, env: Record<string, string>, engine
 }
 
 async function uploadAndTranscribe(app: App, user: TestUser): Promise<{ recordingId: string; jobId: string }> {
-  const up = await app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: bearer(user.accessToken),
-    payload: audioForm(await readFile(shortClip().wavPath), 'clip.wav', { language: 'en' }),
-  });
-  assert.equal(up.statusCode, 201, up.body);
-  const recordingId = up.json<{ id: string }>().id;
+  const recordingId = await uploadClip(app, user);
   const queued = await app.inject({ method: 'POST', url: `/api/v1/audio/${recordingId}/transcribe`, headers: bearer(user.accessToken) });
   assert.equal(queued.statusCode, 202, queued.body);
   return { recordingId, jobId: queued.json<{ job_id: string }>().job_id };

@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { App } from '../../src/app.js';
 import { engineSet } from '../../src/transcription/engines/index.js';
 import { SphinxEngine } from '../../src/transcription/engines/sphinx.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { audioForm, librivoxClips, shortClip } from '../helpers/audio.js';
-import { bearer, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
-
-async function uploadClip(app: App, user: TestUser, wavPath = shortClip().wavPath): Promise<string> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: bearer(user.accessToken),
-    payload: audioForm(await readFile(wavPath), 'clip.wav', { language: 'en' }),
-  });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id as string;
-}
+import { librivoxClips, shortClip } from '../helpers/audio.js';
+import { bearer, createTextEntry, registerUser, uploadClip, type TestUser } from '../helpers/factory.js';
 
 async function pollJob(app: App, user: TestUser, jobId: string, until: (status: string) => boolean) {
   for (let i = 0; i < 600; i++) {

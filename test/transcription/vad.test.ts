@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -10,9 +9,9 @@ import type { EngineResult, PcmAudio, TranscribeOptions, TranscriptionEngine } f
 import { engineSet } from '../../src/transcription/engines/index.js';
 import { SphinxEngine } from '../../src/transcription/engines/sphinx.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { audioForm, librivoxClips } from '../helpers/audio.js';
+import { librivoxClips } from '../helpers/audio.js';
 import { testConfig } from '../helpers/config.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
+import { bearer, registerUser, uploadClip, type TestUser } from '../helpers/factory.js';
 
 /** The real sphinx engine, noting how much audio each run was given and how long it took. */
 class MeasuredEngine implements TranscriptionEngine {
@@ -36,17 +35,6 @@ function sox(...args: string[]): string {
   const out = path.join(scratch, `${Math.random().toString(36).slice(2)}.wav`);
   execFileSync('sox', [...args.map((a) => (a === 'OUT' ? out : a))]);
   return out;
-}
-
-async function upload(app: App, user: TestUser, wavPath: string): Promise<string> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: bearer(user.accessToken),
-    payload: audioForm(await readFile(wavPath), 'clip.wav', { language: 'en' }),
-  });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id as string;
 }
 
 interface Transcript {
@@ -79,9 +67,9 @@ describeEachDatabase(
       const clip = librivoxClips().find((c) => c.id.endsWith('0880'))!;
       const padded = sox(clip.wavPath, 'OUT', 'pad', '20', '20');
 
-      const plain = await transcribe(app, user, await upload(app, user, clip.wavPath), { word_timestamps: true });
+      const plain = await transcribe(app, user, await uploadClip(app, user, clip.wavPath), { word_timestamps: true });
       const plainRun = engine.runs.at(-1)!;
-      const cut = await transcribe(app, user, await upload(app, user, padded), { word_timestamps: true, vad: true });
+      const cut = await transcribe(app, user, await uploadClip(app, user, padded), { word_timestamps: true, vad: true });
       const cutRun = engine.runs.at(-1)!;
 
       assert.equal(cut.text, plain.text);
@@ -110,7 +98,7 @@ describeEachDatabase(
       const user = await registerUser(app);
       const quiet = sox('-n', '-r', '16000', '-c', '1', '-b', '16', 'OUT', 'synth', '4', 'whitenoise', 'vol', '0.003');
       const runs = engine.runs.length;
-      const t = await transcribe(app, user, await upload(app, user, quiet), { vad: { threshold: 0.6, silence_duration_ms: 800 } });
+      const t = await transcribe(app, user, await uploadClip(app, user, quiet), { vad: { threshold: 0.6, silence_duration_ms: 800 } });
       assert.deepEqual(t.segments, []);
       assert.equal(t.text, '');
       assert.ok(Math.abs(t.duration_seconds - 4) < 0.05);
@@ -121,7 +109,7 @@ describeEachDatabase(
     test('out-of-range vad settings are a 422, not a job', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const id = await upload(app, user, librivoxClips()[1]!.wavPath);
+      const id = await uploadClip(app, user, librivoxClips()[1]!.wavPath);
       for (const vad of [{ threshold: 1.5 }, { silence_duration_ms: -1 }, 'yes']) {
         const res = await app.inject({ method: 'POST', url: `/api/v1/audio/${id}/transcribe`, headers: bearer(user.accessToken), payload: { vad } });
         assert.equal(res.statusCode, 422, `${JSON.stringify(vad)}: ${res.body}`);

@@ -3,7 +3,7 @@
  * The database suites need a PostgreSQL server: TEST_DATABASE_URL, else the one at
  * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,13 +72,24 @@ const { url, embedded } = which === 'unit' ? { url: DEFAULT_URL, embedded: null 
 /*
  * Three files at a time on two cores: most suites wait on processes, sockets and real-time audio
  * more than they compute (measured: 499 s at 2, 418 s at 3 on 2 cores). TEST_CONCURRENCY overrides.
+ * A file whose header says `@run-alone` measures latency: it runs afterwards, by itself, so that
+ * what it measures is the server's and not the other suites'.
  */
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 3}`, ...files], {
-  cwd: ROOT,
-  stdio: 'inherit',
-  env: { ...process.env, TEST_DATABASE_URL: url },
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+const alone = files.filter((file) => readFileSync(file, 'utf8').includes('@run-alone'));
+const together = files.filter((file) => !alone.includes(file));
+let child: ChildProcess | null = null;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child?.kill(signal));
+function runTests(batch: string[], concurrency: string): Promise<number> {
+  if (batch.length === 0) return Promise.resolve(0);
+  const run = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...batch], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, TEST_DATABASE_URL: url },
+  });
+  child = run;
+  return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+}
+const togetherCode = await runTests(together, process.env.TEST_CONCURRENCY ?? '3');
+const code = (await runTests(alone, '1')) || togetherCode;
 await embedded?.stop();
 process.exit(code);

@@ -2,7 +2,8 @@
  * A text upload of many short sentences once held the event loop for minutes (the sentence
  * splitter was quadratic). The built server must keep answering its liveness probe meanwhile: its
  * p99 during the upload within 100 ms of the p99 measured just before on the same server, so that
- * a machine busy with other work moves both.
+ * a machine busy with other work moves both. @run-alone: `npm test` runs it after the other
+ * suites, by itself, since it measures latency.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -29,6 +29,7 @@ import { swaggerOptions } from './http/openapi.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
+import { transcriptEditRoutes } from './transcription/edits/routes.js';
 import { privacyRoutes } from './privacy/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { searchRoutes } from './search/routes.js';
@@ -188,6 +189,7 @@ export async function buildApp(deps: AppDeps) {
           intake: runtime.intake,
         });
         await scope.register(transcriptionRoutes, { prefix: '/audio', transcriptions: services.transcriptions });
+        await scope.register(transcriptEditRoutes, { prefix: '/audio', editor: services.transcriptEdits });
         await scope.register(chatRoutes, { prefix: '/chat', chat: services.chat, completion: services.completion });
         await scope.register(completionRoutes, {
           prefix: '/chat',

@@ -29,6 +29,7 @@ import { WebhookDispatcher } from './webhooks/delivery.js';
 import { WebhookService } from './webhooks/service.js';
 import { TranscriptionJob } from './transcription/job.js';
 import { TranscriptionService } from './transcription/service.js';
+import { TranscriptEditor } from './transcription/edits/service.js';
 import { TranscriptReader } from './transcription/reader.js';
 import { PrivacyTermsService } from './privacy/terms.js';
 
@@ -36,6 +37,7 @@ export interface Services {
   auth: AuthService;
   recordings: RecordingService;
   transcriptions: TranscriptionService;
+  transcriptEdits: TranscriptEditor;
   chat: ChatService;
   jobs: JobService;
   search: SearchService;
@@ -170,6 +172,7 @@ export async function createRuntime(
     services: {
       auth: new AuthService(db, config),
       transcriptions,
+      transcriptEdits: new TranscriptEditor(db),
       recordings: new RecordingService(database, transcriptions, blobStore, jobs, scanner),
       chat,
       jobs,

@@ -46,6 +46,15 @@ export const SummaryBody = Type.Object({
   redact: Type.Optional(Type.Boolean({ description: REDACT_DOC })),
 });
 
+export const SummaryRefreshQuery = Type.Object({
+  refresh: Type.Optional(Type.Boolean({ description: 'Make it again even when the stored summary is current (default false)' })),
+});
+
+export const SummaryQuery = Type.Object({
+  provider: Type.Optional(LlmProvider),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
 const Point = Type.Object({ text: Type.String(), segments: Type.Array(Type.Integer()) });
 
 export const SummaryResponse = Type.Object({
@@ -58,6 +67,10 @@ export const SummaryResponse = Type.Object({
   language: Type.Union([Type.String(), Type.Null()]),
   citations: Type.Array(Citation),
   cached: Type.Boolean({ description: 'true when returned from storage without a new LLM call' }),
+  stale: Type.Boolean({
+    description: 'true when the transcript changed (text, speakers, segments) since this summary was made; always false from POST',
+  }),
+  redacted: Type.Boolean({ description: 'Whether the provider was sent the transcript with personal data replaced by placeholders' }),
   provider: Type.String(),
   model: Type.String(),
   usage: Usage,

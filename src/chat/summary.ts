@@ -1,9 +1,6 @@
-import { createHash } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
 import type { LlmConfig } from '../config.js';
 import type { AppDatabase } from '../db/client.js';
-import { newId } from '../db/ids.js';
-import { transcriptSummaries, type StoredSummary } from '../db/schema.js';
+import type { StoredSummary } from '../db/schema.js';
 import { withUser } from '../db/scope.js';
 import { AppError } from '../http/errors.js';
 import type { TranscriptForGrounding, TranscriptReader, TranscriptSegmentRead } from '../transcription/reader.js';
@@ -16,21 +13,16 @@ import { estimateMessagesTokens } from './grounding/tokens.js';
 import { withinReservation } from './quota.js';
 import { enqueueEvent } from '../webhooks/service.js';
 import type { LlmProviderName } from './providers/provider.js';
+import { latestStored, storeSummary, storedFor, summaryView, transcriptHash, type SummaryView } from './summary-cache.js';
 
-export interface SummaryView extends StoredSummary {
-  transcription_id: string;
-  cached: boolean;
-  provider: string;
-  model: string;
-  usage: { input_tokens: number; output_tokens: number };
-  created_at: string;
-}
+export type { SummaryView } from './summary-cache.js';
 
-/** What a summary was made from: any change to the segments' text or order makes a new one. */
-function transcriptHash(segments: { index: number; text: string }[]): string {
-  const hash = createHash('sha256');
-  for (const s of segments) hash.update(`${s.index}\u0000${s.text}\u0001`);
-  return hash.digest('hex');
+export interface SummaryRequest {
+  provider?: LlmProviderName;
+  model?: string;
+  redact?: boolean;
+  /** Make it again even when the stored one is current. */
+  refresh?: boolean;
 }
 
 /** The title and segments as the provider may read them. */
@@ -66,30 +58,27 @@ export class SummaryService {
   ) {}
 
   /**
-   * The summary of a recording's latest completed transcript: stored per transcription and
-   * returned again without an LLM call until the transcript changes.
+   * The summary of a recording's latest completed transcript by the chosen (or default) provider
+   * and model: the stored one when it was made from the transcript as it is now, with redaction
+   * as this request needs it; otherwise a new one, which replaces that provider/model's.
    */
-  async summarize(
-    userId: string,
-    recordingId: string,
-    choice: { provider?: LlmProviderName; model?: string; redact?: boolean },
-    signal: AbortSignal,
-  ): Promise<SummaryView> {
+  async summarize(userId: string, recordingId: string, request: SummaryRequest, signal: AbortSignal): Promise<SummaryView> {
+    const model = this.completion.chooseModel(request.provider, request.model);
+    const redacting = redactsFor(this.llm, model.providerName, request.redact);
     const source = await withUser(this.db, userId, async (tx) => {
       const transcript = await this.transcripts.latestCompletedOf(tx, recordingId);
       const hash = transcriptHash(transcript.segments);
-      const [cached] = await tx
-        .select()
-        .from(transcriptSummaries)
-        .where(and(eq(transcriptSummaries.transcriptionId, transcript.transcriptionId), eq(transcriptSummaries.transcriptHash, hash)));
-      return { ...transcript, hash, cached };
+      const stored = request.refresh ? undefined : await storedFor(tx, transcript.transcriptionId, model.providerName, model.model);
+      // Either way round a mismatch is a miss: unredacted text must not answer a request that has
+      // to redact, and one that may send the text as it is asked for what the model makes of it.
+      const current = stored && stored.transcriptHash === hash && stored.redacted === redacting ? stored : undefined;
+      // One redactor for every call of this summary (parts and merges): a value keeps its placeholder throughout.
+      const redactor = current ? null : await requestRedactor(tx, redacting);
+      return { ...transcript, hash, current, redactor };
     });
-    if (source.cached) return this.view(source.cached, true);
+    if (source.current) return summaryView(source.current, { cached: true, stale: false });
 
-    const model = this.completion.chooseModel(choice.provider, choice.model);
-    const redacting = redactsFor(this.llm, model.providerName, choice.redact);
-    // One redactor for every call of this summary (parts and merges): a value keeps its placeholder throughout.
-    const redactor = redacting ? await withUser(this.db, userId, (tx) => requestRedactor(tx, true)) : null;
+    const { redactor } = source;
     const sent = redactor ? redactTranscript(source, redactor) : source;
     const started = performance.now();
     let summary;
@@ -132,36 +121,37 @@ export class SummaryService {
           citations: summary.citations,
         };
     const row = await withUser(this.db, userId, async (tx) => {
-      const values = {
+      const stored = await storeSummary(tx, {
+        userId,
+        transcriptionId: source.transcriptionId,
         transcriptHash: source.hash,
         content,
         provider: model.providerName,
         model: model.model,
+        redacted: redactor !== null,
         inputTokens: summary.usage.inputTokens,
         outputTokens: summary.usage.outputTokens,
         latencyMs: Math.round(performance.now() - started),
-        createdAt: new Date(),
-      };
-      const [stored] = await tx
-        .insert(transcriptSummaries)
-        .values({ id: newId(), userId, transcriptionId: source.transcriptionId, ...values })
-        .onConflictDoUpdate({ target: transcriptSummaries.transcriptionId, set: { ...values, createdAt: sql`now()` } })
-        .returning();
+      });
       await enqueueEvent(tx, userId, 'summary.completed', { transcription_id: source.transcriptionId, recording_id: recordingId });
-      return stored!;
+      return stored;
     });
-    return this.view(row, false);
+    return summaryView(row, { cached: false, stale: false });
   }
 
-  private view(row: typeof transcriptSummaries.$inferSelect, cached: boolean): SummaryView {
-    return {
-      ...row.content,
-      transcription_id: row.transcriptionId,
-      cached,
-      provider: row.provider,
-      model: row.model,
-      usage: { input_tokens: row.inputTokens, output_tokens: row.outputTokens },
-      created_at: row.createdAt.toISOString(),
-    };
+  /**
+   * The summary last made of a recording's latest completed transcript (by this provider and/or
+   * model when named), without an LLM call; `stale` when the transcript changed since.
+   */
+  async latest(userId: string, recordingId: string, filter: { provider?: LlmProviderName; model?: string }): Promise<SummaryView> {
+    return withUser(this.db, userId, async (tx) => {
+      const transcript = await this.transcripts.latestCompletedOf(tx, recordingId);
+      const row = await latestStored(tx, transcript.transcriptionId, filter);
+      if (!row) {
+        const of = filter.provider || filter.model ? ` by ${[filter.provider, filter.model].filter(Boolean).join(':')}` : '';
+        throw new AppError('summary_not_found', `No summary${of} of this recording's latest transcript yet; POST to make one`);
+      }
+      return summaryView(row, { cached: true, stale: row.transcriptHash !== transcriptHash(transcript.segments) });
+    });
   }
 }

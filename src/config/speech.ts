@@ -26,6 +26,11 @@ export interface SttConfig {
     /** Files above this are split on silence before upload (OpenAI's limit is 25 MB). */
     maxUploadBytes: number;
     timeoutMs: number;
+    /**
+     * Models that answer diarized_json with speakers besides those whose name contains "diarize"
+     * (STT_DIARIZE_MODELS, for compatible servers with other names). Absent: none.
+     */
+    diarizeModels?: string[];
   };
   sphinx: {
     binary: string;
@@ -54,6 +59,7 @@ export function readStt(read: Reader, dataDir: string, openaiApiKey: string | nu
       model: read.string('STT_MODEL', 'whisper-1'),
       maxUploadBytes: read.int('STT_MAX_UPLOAD_BYTES', 25 * 1024 * 1024, 64 * 1024),
       timeoutMs: read.int('STT_TIMEOUT_MS', 600_000, 1_000),
+      diarizeModels: read.list('STT_DIARIZE_MODELS', []),
     },
     sphinx: {
       binary: read.string('POCKETSPHINX_BIN', 'pocketsphinx_continuous'),

@@ -9,6 +9,7 @@ import {
   pgTable,
   text,
   timestamp,
+  unique,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -116,7 +117,17 @@ export const transcriptions = pgTable('transcriptions', {
   errorCode: text('error_code'),
   /** Speech detection asked for (src/vad/settings.ts); null: the whole audio goes to the engine. */
   vad: jsonb('vad').$type<StoredVadSettings>(),
+  /** Known speakers for a diarizing engine (0015): names paired with data-URL voice samples; null: none. */
+  speakerHints: jsonb('speaker_hints').$type<StoredSpeakerHints>(),
+  /** The current version (0013): 1 as the engine wrote it, one more per edit; the ETag's number. */
+  version: integer('version').notNull().default(1),
 });
+
+/** SpeakerHints as stored (a copy, as for StoredVadSettings). */
+export interface StoredSpeakerHints {
+  names: string[];
+  references: string[];
+}
 
 /** VadSettings as stored (a copy, so the schema imports nothing from the feature modules). */
 export interface StoredVadSettings {
@@ -130,6 +141,8 @@ export interface WordTiming {
   start: number;
   end: number;
   confidence?: number;
+  /** True when an edit changed this word, so its times are interpolated, not the engine's. */
+  edited?: boolean;
 }
 
 export const transcriptSegments = pgTable('transcript_segments', {
@@ -164,19 +177,65 @@ export interface StoredSummary {
   citations: Citation[];
 }
 
-export const transcriptSummaries = pgTable('transcript_summaries', {
+/** One per transcription and provider/model (0014). */
+export const transcriptSummaries = pgTable(
+  'transcript_summaries',
+  {
+    id: uuid('id').primaryKey(),
+    transcriptionId: uuid('transcription_id').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    transcriptHash: text('transcript_hash').notNull(),
+    content: jsonb('content').$type<StoredSummary>().notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    latencyMs: integer('latency_ms').notNull(),
+    /** Whether the provider was sent the transcript redacted (LLM_REDACT_PII, `redact`). */
+    redacted: boolean('redacted').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('transcript_summaries_transcription_model_key').on(t.transcriptionId, t.provider, t.model)],
+);
+
+/** A segment as a version keeps it: the API's segment shape (src/transcription/edits). */
+export interface VersionSegment {
+  id: string;
+  index: number;
+  start: number | null;
+  end: number | null;
+  text: string;
+  words: WordTiming[] | null;
+  speaker: string | null;
+  avg_logprob: number | null;
+  compression_ratio: number | null;
+  no_speech_prob: number | null;
+  temperature: number | null;
+}
+
+/** One segment's change in a version: its fields before and after (absent fields did not change). */
+export interface SegmentChange {
+  segment_id: string;
+  op: 'update' | 'insert' | 'delete';
+  before?: Partial<Omit<VersionSegment, 'id' | 'words'>>;
+  after?: Partial<Omit<VersionSegment, 'id' | 'words'>>;
+}
+
+export const transcriptionVersions = pgTable('transcription_versions', {
   id: uuid('id').primaryKey(),
-  transcriptionId: uuid('transcription_id').notNull().unique(),
   userId: uuid('user_id')
     .notNull()
     .references(() => users.id, { onDelete: 'cascade' }),
-  transcriptHash: text('transcript_hash').notNull(),
-  content: jsonb('content').$type<StoredSummary>().notNull(),
-  provider: text('provider').notNull(),
-  model: text('model').notNull(),
-  inputTokens: integer('input_tokens').notNull(),
-  outputTokens: integer('output_tokens').notNull(),
-  latencyMs: integer('latency_ms').notNull(),
+  // Composite foreign key (transcription_id, user_id) in SQL.
+  transcriptionId: uuid('transcription_id').notNull(),
+  version: integer('version').notNull(),
+  action: text('action').notNull(),
+  authorId: uuid('author_id'),
+  revertedTo: integer('reverted_to'),
+  changes: jsonb('changes').$type<SegmentChange[]>().notNull(),
+  segments: jsonb('segments').$type<VersionSegment[]>().notNull(),
   createdAt: createdAt(),
 });
 
@@ -285,6 +344,7 @@ export const schema = {
   llmUsage,
   loginAttempts,
   privacyTerms,
+  transcriptionVersions,
 };
 
 /** Every table a user owns rows in; each has RLS enabled and forced (see migrations). */
@@ -303,4 +363,5 @@ export const USER_OWNED_TABLES = [
   'webhooks',
   'webhook_deliveries',
   'privacy_terms',
+  'transcription_versions',
 ] as const;

@@ -1,7 +1,9 @@
 import type { SttConfig } from '../config.js';
 import type { FieldError } from '../http/errors.js';
 import { invalidForm, isLanguageTag } from '../recordings/audio-form.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../transcription/formats.js';
+import type { SpeakerHints } from '../transcription/engines/engine.js';
+import { OUTPUT_FORMATS } from '../transcription/formats.js';
+import { checkSpeakerHints } from '../transcription/speaker-hints.js';
 import { vadSettings, type VadSettings } from '../vad/settings.js';
 import { chooseModel, type ModelChoice } from './models.js';
 
@@ -10,20 +12,26 @@ export type ChunkingStrategy =
   | { type: 'auto' }
   | { type: 'server_vad'; threshold?: number; prefixPaddingMs?: number; silenceDurationMs?: number };
 
+/** OpenAI's response formats: ours, and diarized_json (segments with speakers). */
+export const OPENAI_FORMATS = [...OUTPUT_FORMATS, 'diarized_json'] as const;
+export type OpenAIFormat = (typeof OPENAI_FORMATS)[number];
+
 /** What a `POST /v1/audio/transcriptions` form asks for, checked. */
 export interface OpenAIRequest {
   choice: ModelChoice;
   language?: string;
   prompt?: string;
-  format: OutputFormat;
+  format: OpenAIFormat;
   granularities: Set<string>;
   stream: boolean;
   /** Null when the audio is to be transcribed as one block (OpenAI's default). */
   chunking: ChunkingStrategy | null;
+  /** `known_speaker_names[]` with `known_speaker_references[]`; null when none were sent. */
+  speakers: SpeakerHints | null;
 }
 
 /** The response formats a stream can stand for: events carry text only. */
-const STREAMABLE: OutputFormat[] = ['json', 'text'];
+const STREAMABLE: OpenAIFormat[] = ['json', 'text'];
 
 const VAD_KEYS = ['type', 'threshold', 'prefix_padding_ms', 'silence_duration_ms'];
 /** Longest padding or silence accepted, in ms: past it, server VAD would no longer split anything. */
@@ -104,6 +112,12 @@ function readBoolean(value: string | undefined, field: string, problems: FieldEr
   return false;
 }
 
+/** An array field as OpenAI's SDKs send it (`name[]`, repeated), or repeated under its plain name (curl). */
+function many(fields: Map<string, string[]>, name: string): string[] | undefined {
+  const values = [...(fields.get(`${name}[]`) ?? []), ...(fields.get(name) ?? [])];
+  return values.length > 0 ? values : undefined;
+}
+
 /** Checks the form's fields; a 400 naming the first bad field (OpenAI's `param`) otherwise. */
 export function checkFields(fields: Map<string, string[]>, stt: SttConfig): OpenAIRequest {
   const problems: FieldError[] = [];
@@ -112,12 +126,12 @@ export function checkFields(fields: Map<string, string[]>, stt: SttConfig): Open
   const choice = modelName ? chooseModel(modelName, stt) : null;
   if (!modelName) problems.push({ field: 'model', message: 'is required' });
   else if (!choice) problems.push({ field: 'model', message: `"${modelName}" is not a model here; see GET /v1/models` });
-  const format = (one('response_format') || 'json') as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) {
-    problems.push({ field: 'response_format', message: `must be one of ${OUTPUT_FORMATS.join(', ')}` });
+  const format = (one('response_format') || 'json') as OpenAIFormat;
+  if (!OPENAI_FORMATS.includes(format)) {
+    problems.push({ field: 'response_format', message: `must be one of ${OPENAI_FORMATS.join(', ')}` });
   }
   const stream = readBoolean(one('stream'), 'stream', problems);
-  if (stream && OUTPUT_FORMATS.includes(format) && !STREAMABLE.includes(format)) {
+  if (stream && OPENAI_FORMATS.includes(format) && !STREAMABLE.includes(format)) {
     problems.push({ field: 'response_format', message: `must be json or text when stream is true, not ${format}` });
   }
   const language = one('language') || undefined;
@@ -133,6 +147,11 @@ export function checkFields(fields: Map<string, string[]>, stt: SttConfig): Open
     if (g !== 'word' && g !== 'segment') problems.push({ field: 'timestamp_granularities[]', message: 'must be word or segment' });
   }
   const chunking = readChunking(fields, problems);
+  const speakers = checkSpeakerHints(many(fields, 'known_speaker_names'), many(fields, 'known_speaker_references'), {
+    names: 'known_speaker_names[]',
+    references: 'known_speaker_references[]',
+  });
+  problems.push(...speakers.problems);
   if (problems.length > 0) throw invalidForm(problems);
-  return { choice: choice!, language, prompt: one('prompt') || undefined, format, granularities, stream, chunking };
+  return { choice: choice!, language, prompt: one('prompt') || undefined, format, granularities, stream, chunking, speakers: speakers.hints };
 }

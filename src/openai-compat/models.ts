@@ -1,4 +1,5 @@
 import type { EngineName, SttConfig } from '../config.js';
+import { isDiarizingModel } from '../transcription/engines/openai-diarized.js';
 
 /** What an OpenAI-style `model` asks of us: which engine, and which of its models. */
 export interface ModelChoice {
@@ -8,6 +9,8 @@ export interface ModelChoice {
 
 /** OpenAI's own speech model names: clients send them unchanged, and they mean "your default". */
 const OPENAI_ALIASES = ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe'];
+/** OpenAI's diarizing model: "your default, with speakers where it can tell them". */
+const DIARIZE_ALIAS = 'gpt-4o-transcribe-diarize';
 
 /**
  * Maps a `model` field to an engine: OpenAI's names → the configured default engine;
@@ -17,6 +20,12 @@ const OPENAI_ALIASES = ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcrib
 export function chooseModel(model: string, stt: SttConfig): ModelChoice | null {
   const name = model.trim();
   if (OPENAI_ALIASES.includes(name)) return { engine: stt.defaultEngine };
+  if (name === DIARIZE_ALIAS) {
+    // The openai engine diarizes with its configured model if that is a diarizing one, else with
+    // OpenAI's; other engines name nobody, and diarized_json labels their segments A.
+    if (stt.defaultEngine !== 'openai') return { engine: stt.defaultEngine };
+    return isDiarizingModel(stt.openai.model, stt.openai) ? { engine: 'openai' } : { engine: 'openai', model: DIARIZE_ALIAS };
+  }
   if (name === 'sphinx' || name === 'pocketsphinx') return { engine: 'sphinx' };
   if (name === 'whisper') return { engine: 'whisper' };
   const whisper = /^whisper-([a-z0-9][a-z0-9.-]*)$/.exec(name);
@@ -30,6 +39,7 @@ export function chooseModel(model: string, stt: SttConfig): ModelChoice | null {
 export function listedModels(stt: SttConfig): string[] {
   return [
     ...OPENAI_ALIASES,
+    DIARIZE_ALIAS,
     'sphinx',
     'whisper',
     `whisper-${stt.whisper.model.includes('/') ? 'custom' : stt.whisper.model}`,

@@ -9,6 +9,7 @@ import type { JobEventHub } from '../jobs/events.js';
 import type { JobService } from '../jobs/service.js';
 import type { AudioIntakeOptions } from '../recordings/audio-intake.js';
 import { readAudioParts } from '../recordings/audio-form.js';
+import { MAX_HINTS_REQUEST_BYTES } from '../transcription/speaker-hints.js';
 import type { RecordingService } from '../recordings/service.js';
 import {
   CONTENT_TYPES,
@@ -21,7 +22,8 @@ import {
 import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
 import { formatInput } from '../transcription/render.js';
 import { failedJobError, sendOpenAIError, useOpenAIErrors } from './errors.js';
-import { checkFields, vadOf, type OpenAIRequest } from './form.js';
+import { DiarizedTranscription, toDiarizedJson } from './diarized.js';
+import { checkFields, OPENAI_FORMATS, vadOf, type OpenAIRequest } from './form.js';
 import { listedModels } from './models.js';
 import { streamTranscription } from './stream.js';
 
@@ -62,6 +64,9 @@ function render(view: TranscriptionView, request: OpenAIRequest): { type?: strin
       return { type: CONTENT_TYPES.srt, body: toSrt(input) };
     case 'vtt':
       return { type: CONTENT_TYPES.vtt, body: toVtt(input) };
+    case 'diarized_json':
+      // A string with a JSON content type is sent as it is, past the verbose shape's serializer.
+      return { type: 'application/json; charset=utf-8', body: JSON.stringify(toDiarizedJson(input)) };
     case 'verbose_json': {
       const verbose = toVerboseJson(input);
       const words = request.granularities.has('word');
@@ -125,12 +130,17 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
         tags,
         summary: 'Transcribe audio (OpenAI-compatible)',
         description:
-          'multipart/form-data with `file`, `model` (whisper-1 means the default engine; also sphinx, whisper, ' +
+          'multipart/form-data with `file`, `model` (whisper-1 means the default engine, gpt-4o-transcribe-diarize ' +
+          'too, or the openai engine with a diarizing model when that is the default; also sphinx, whisper, ' +
           'whisper-<model>, openai/<model>), `language`, `prompt`, `response_format` (json, text, srt, vtt, ' +
-          'verbose_json), `temperature`, `timestamp_granularities[]`, `chunking_strategy` (`auto`, or ' +
+          'verbose_json, diarized_json), `temperature`, `timestamp_granularities[]`, `chunking_strategy` (`auto`, or ' +
           '`{"type":"server_vad","threshold","prefix_padding_ms","silence_duration_ms"}` as JSON or as ' +
           '`chunking_strategy[…]` fields: voice activity detection cuts the audio into speech regions first; ' +
-          'times stay on the file\'s timeline), `stream`. With `stream=true` (response_format json or text) the ' +
+          'times stay on the file\'s timeline), `known_speaker_names[]` with `known_speaker_references[]` (up to 4 ' +
+          'names and as many `data:audio/…;base64,` samples, for the openai engine with a diarizing model; each field ' +
+          'at most 64 KiB), `stream`. `response_format=diarized_json` answers OpenAI\'s TranscriptionDiarized: ' +
+          'segments `{type: "transcript.text.segment", id, start, end, text, speaker}` and `usage` in seconds; ' +
+          'engines that do not diarize label every segment `A`. With `stream=true` (response_format json or text) the ' +
           'answer is server-sent events as OpenAI sends them, `data:` lines only: `{"type":"transcript.text.delta",' +
           '"delta"}` per segment as the engine produces it, then `{"type":"transcript.text.done","text","usage":' +
           '{"type":"duration","seconds"}}`; the deltas add up to `text`. A failure after the stream began is an ' +
@@ -149,9 +159,15 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
                   model: { type: 'string', examples: ['whisper-1', 'sphinx', 'whisper-base.en'] },
                   language: { type: 'string' },
                   prompt: { type: 'string' },
-                  response_format: { type: 'string', enum: ['json', 'text', 'srt', 'vtt', 'verbose_json'] },
+                  response_format: { type: 'string', enum: [...OPENAI_FORMATS] },
                   temperature: { type: 'number', minimum: 0, maximum: 1 },
                   'timestamp_granularities[]': { type: 'array', items: { type: 'string', enum: ['word', 'segment'] } },
+                  'known_speaker_names[]': { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 64 } },
+                  'known_speaker_references[]': {
+                    type: 'array',
+                    maxItems: 4,
+                    items: { type: 'string', pattern: '^data:audio/', description: 'data:audio/<type>;base64,<data>' },
+                  },
                   stream: { type: 'boolean', default: false },
                   chunking_strategy: {
                     description: '"auto", or a server_vad object as JSON text',
@@ -169,7 +185,8 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
           200: {
             description: 'The transcript in the asked response_format',
             content: {
-              'application/json': { schema: OpenAITranscriptionJson },
+              // diarized_json is sent as text, so this union only documents it.
+              'application/json': { schema: Type.Union([OpenAITranscriptionJson, DiarizedTranscription]) },
               'text/plain': { schema: Type.String() },
               'application/x-subrip': { schema: Type.String({ description: 'response_format=srt' }) },
               'text/vtt': { schema: Type.String({ description: 'response_format=vtt' }) },
@@ -199,7 +216,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
         throw new AppError('unsupported_media_type', 'Send multipart/form-data with a file part');
       }
       let view: TranscriptionView;
-      const form = await readAudioParts(request, options.intake);
+      const form = await readAudioParts(request, options.intake, { maxFieldBytes: MAX_HINTS_REQUEST_BYTES });
       let fields: OpenAIRequest;
       try {
         fields = checkFields(form.fields, options.stt);
@@ -220,6 +237,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<OpenAICompatOptions> = asyn
         prompt: fields.prompt,
         word_timestamps: fields.granularities.has('word'),
         vad: vadOf(fields.chunking),
+        ...(fields.speakers ? { known_speaker_names: fields.speakers.names, known_speaker_references: fields.speakers.references } : {}),
       });
       if (fields.stream) return streamTranscription(request, reply, options, userId, queued);
       // A client that hangs up does not want the work any more. (The response's 'close', not the

@@ -125,9 +125,12 @@ function noFilePart(hint = ''): AppError {
   return new AppError('validation_failed', `The form has no file part${hint}`, [{ field: 'file', message: 'is required' }]);
 }
 
-/** A form with exactly one file part (OpenAI's transcription form). */
-export async function readAudioParts(request: FastifyRequest, intake: AudioIntakeOptions): Promise<AudioForm> {
-  const form = await readParts(request, intake);
+/**
+ * A form with exactly one file part (OpenAI's transcription form). `maxFieldBytes` raises the
+ * app-wide 64 KiB field limit where a field may hold more (a voice sample as a data URL).
+ */
+export async function readAudioParts(request: FastifyRequest, intake: AudioIntakeOptions, options: PartsOptions = {}): Promise<AudioForm> {
+  const form = await readParts(request, intake, options);
   if (!form.audio) throw noFilePart();
   return { ...form, audio: form.audio };
 }

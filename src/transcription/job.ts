@@ -98,9 +98,16 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         prompt: t.prompt ?? undefined,
         wordTimestamps: t.wordTimestamps,
         model: t.model ?? undefined,
+        ...(t.speakerHints ? { speakerHints: t.speakerHints } : {}),
         signal,
         onProgress: (percent) => progress(DECODE_SHARE + (percent * (99 - DECODE_SHARE)) / 100),
-        onSegment: (segment) => context.partial({ start: segment.start, end: segment.end, text: segment.text.trim() }),
+        onSegment: (segment) =>
+          context.partial({
+            start: segment.start,
+            end: segment.end,
+            text: segment.text.trim(),
+            ...(segment.speaker ? { speaker: segment.speaker } : {}),
+          }),
       };
       let result: EngineResult;
       if (t.vad) {
@@ -151,6 +158,7 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         end: s.end,
         text: s.text.trim(),
         words: s.words ?? null,
+        speaker: s.speaker ?? null,
         avgLogprob: s.avgLogprob ?? null,
         compressionRatio: s.compressionRatio ?? null,
         noSpeechProb: s.noSpeechProb ?? null,
@@ -170,6 +178,9 @@ export class TranscriptionJob implements JobHandler<TranscriptionPayload> {
         error: null,
         errorCode: null,
         completedAt: new Date(),
+        // The voice samples served their one run; the names stay as a record of what was asked.
+        speakerHints: sql`case when ${transcriptions.speakerHints} is null then null
+                            else jsonb_set(${transcriptions.speakerHints}, '{references}', '[]'::jsonb) end`,
       })
       .where(eq(transcriptions.id, transcriptionId));
     await tx

@@ -13,8 +13,12 @@ import {
   Transcription,
   TranscriptionParams,
 } from './schemas.js';
-import type { TranscriptionService } from './service.js';
+import type { TranscriptionService, TranscriptionView } from './service.js';
+import type { OutputFormat } from './formats.js';
+import { etagOf } from './edits/store.js';
+import type { FastifyReply } from 'fastify';
 import { vadFromRequest } from '../vad/settings.js';
+import { MAX_HINTS_REQUEST_BYTES } from './speaker-hints.js';
 
 const tags = ['transcriptions'];
 
@@ -23,6 +27,11 @@ const FORMATS_DOC =
   'duration, text, segments[], words[]; each segment\'s `id` is its position from 0, and its avg_logprob, ' +
   'compression_ratio, no_speech_prob and temperature are null when the engine did not report them). ' +
   '`redact=true`: the same with personal data replaced by placeholders, in every format.';
+
+/** Any format of a transcript carries its version's ETag: the If-Match an edit of it sends back. */
+function sendVersioned(reply: FastifyReply, view: TranscriptionView, format: OutputFormat): FastifyReply {
+  return sendTranscription(reply.header('etag', etagOf(view.id, view.version)), view, format);
+}
 
 const renderedResponses = {
   200: {
@@ -46,6 +55,8 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
   app.post(
     '/:id/transcribe',
     {
+      // Voice samples for known speakers come as data URLs inside the JSON.
+      bodyLimit: MAX_HINTS_REQUEST_BYTES,
       schema: {
         tags,
         summary: 'Transcribe a recording in the background',
@@ -55,7 +66,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
         params: IdParams,
         querystring: TranscribeQuery,
         body: Type.Union([TranscribeBody, Type.Null()]),
-        response: { 200: Transcription, 202: TranscribeAccepted, ...problemResponses(401, 404, 409, 422, 503) },
+        response: { 200: Transcription, 202: TranscribeAccepted, ...problemResponses(401, 404, 409, 413, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -87,7 +98,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
       },
     },
     async (request, reply) =>
-      sendTranscription(
+      sendVersioned(
         reply,
         await transcriptions.latestForRecording(userIdOf(request), request.params.id, { redact: request.query.redact }),
         request.query.format,
@@ -107,7 +118,7 @@ export const transcriptionRoutes: FastifyPluginAsyncTypebox<{ transcriptions: Tr
       },
     },
     async (request, reply) =>
-      sendTranscription(
+      sendVersioned(
         reply,
         await transcriptions.get(userIdOf(request), request.params.transcription_id, { redact: request.query.redact }),
         request.query.format,

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Nullable } from '../http/schemas.js';
+import { MAX_KNOWN_SPEAKERS, MAX_REFERENCE_CHARS, MAX_SPEAKER_NAME_CHARS } from './speaker-hints.js';
 
 export const TranscriptionStatus = Type.Union([
   Type.Literal('queued'),
@@ -14,6 +15,7 @@ export const Word = Type.Object({
   start: Type.Number(),
   end: Type.Number(),
   confidence: Type.Optional(Type.Number()),
+  edited: Type.Optional(Type.Boolean({ description: 'Changed by an edit: its times are interpolated inside the segment, not heard' })),
 });
 
 /**
@@ -75,6 +77,10 @@ export const Transcription = Type.Object({
       description: 'Speech detection the transcription was asked for; null when the whole audio went to the engine',
     }),
   ),
+  version: Type.Integer({
+    minimum: 1,
+    description: 'The current version: 1 as the engine wrote it, one more per edit. The ETag header names it; send it back in If-Match',
+  }),
   segments: Type.Array(Segment),
 });
 
@@ -97,6 +103,24 @@ export const TranscribeBody = Type.Object({
       description:
         'Cut silence before the engine (Silero VAD): true for the defaults, or the knobs to change. Times stay those ' +
         'of the original audio; audio with no speech completes with no segments. Default false.',
+    }),
+  ),
+  known_speaker_names: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: MAX_SPEAKER_NAME_CHARS }), {
+      minItems: 1,
+      maxItems: MAX_KNOWN_SPEAKERS,
+      description:
+        'Speakers to recognise by name (openai engine with a diarizing model only): the segments of the voice in ' +
+        'known_speaker_references[i] get speaker known_speaker_names[i]. Up to 4, each given once.',
+    }),
+  ),
+  known_speaker_references: Type.Optional(
+    Type.Array(Type.String({ maxLength: MAX_REFERENCE_CHARS }), {
+      minItems: 1,
+      maxItems: MAX_KNOWN_SPEAKERS,
+      description:
+        'One sample of each named voice (OpenAI asks for 2–10 s), as a data URL data:audio/<type>;base64,<data> of at ' +
+        'most 1 MiB of audio; as many as known_speaker_names, in the same order.',
     }),
   ),
 });

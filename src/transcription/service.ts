@@ -14,6 +14,9 @@ import { searchConfigFor } from './search-config.js';
 import { splitSpokenSentences } from './sentences.js';
 import { redactTranscription } from './redacted.js';
 import { sensitiveTerms } from '../privacy/terms.js';
+import type { SpeakerHints } from './engines/engine.js';
+import { isDiarizingModel } from './engines/openai-diarized.js';
+import { checkSpeakerHints } from './speaker-hints.js';
 
 const { text: _text, ...COLUMNS_BUT_TEXT } = getTableColumns(transcriptions);
 
@@ -39,6 +42,7 @@ export function toTranscriptionView(row: TranscriptionRow, segments: StoredSegme
     started_at: row.startedAt?.toISOString() ?? null,
     completed_at: row.completedAt?.toISOString() ?? null,
     vad: vadView(row.vad),
+    version: row.version,
     segments: segments.map((s) => ({
       id: s.id,
       index: s.index,
@@ -63,6 +67,9 @@ export interface TranscriptionRequest {
   word_timestamps: boolean;
   /** Cut silence before the engine (Silero VAD), times mapped back; null or absent: the whole audio. */
   vad?: VadSettings | null;
+  /** Known speakers for a diarizing openai model: names paired by position with data-URL samples. */
+  known_speaker_names?: string[];
+  known_speaker_references?: string[];
 }
 
 export interface TranscriptionRuntime {
@@ -87,7 +94,7 @@ export class TranscriptionService {
   async request(userId: string, recordingId: string, input: TranscriptionRequest): Promise<TranscriptionView> {
     this.assertQueueAvailable();
     const engine = input.engine ?? this.runtime.stt.defaultEngine;
-    this.checkRequest(engine, input.language, input.model);
+    const speakerHints = this.checkRequest(engine, input);
     const view = await withUser(this.db, userId, async (tx) => {
       const [recording] = await tx.select().from(recordings).where(eq(recordings.id, recordingId));
       if (!recording) throw errors.notFound('Recording');
@@ -107,6 +114,7 @@ export class TranscriptionService {
           prompt: input.prompt ?? null,
           wordTimestamps: input.word_timestamps,
           vad: input.vad ?? null,
+          speakerHints,
           status: 'queued',
           jobId: null,
         })
@@ -133,8 +141,9 @@ export class TranscriptionService {
     return this.get(userId, view.id);
   }
 
-  /** What can be refused before anything is stored. */
-  private checkRequest(engine: EngineName, language: string | undefined, model: string | undefined): void {
+  /** What can be refused before anything is stored; returns the speaker hints as the job will pass them. */
+  private checkRequest(engine: EngineName, input: TranscriptionRequest): SpeakerHints | null {
+    const { language, model } = input;
     const whisper = this.runtime.stt.whisper;
     if (engine === 'whisper' && model !== undefined && model !== whisper.model && !whisper.allowedModels.includes(model)) {
       throw new AppError(
@@ -154,6 +163,22 @@ export class TranscriptionService {
         'The openai engine needs STT_API_KEY (or OPENAI_API_KEY) or STT_BASE_URL to be set',
       );
     }
+    const { hints, problems } = checkSpeakerHints(input.known_speaker_names, input.known_speaker_references, {
+      names: 'known_speaker_names',
+      references: 'known_speaker_references',
+    });
+    if (problems.length > 0) {
+      throw new AppError('validation_failed', `Invalid known speakers: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+    }
+    const diarizing = engine === 'openai' && isDiarizingModel(model ?? this.runtime.stt.openai.model, this.runtime.stt.openai);
+    if (hints && !diarizing) {
+      throw new AppError(
+        'speaker_hints_not_supported',
+        `Known speakers need the openai engine with a diarizing model (a name with "diarize", or one in STT_DIARIZE_MODELS); ` +
+          `this request would use ${engine}${engine === 'openai' ? ` with ${model ?? this.runtime.stt.openai.model}` : ''}`,
+      );
+    }
+    return hints;
   }
 
   /**

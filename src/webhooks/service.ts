@@ -11,6 +11,7 @@ import { assertDeliverableUrl, type UrlGuardOptions } from './url-guard.js';
 export const WEBHOOK_EVENTS = [
   'transcription.completed',
   'transcription.failed',
+  'transcription.edited',
   'chat.completed',
   'summary.completed',
 ] as const;

@@ -62,7 +62,7 @@ interface Owner {
   user: TestUser;
   recordingId: string;
   transcriptionId: string;
-  /** A transcription without a summary, for planting one (there is one summary per transcription). */
+  /** A transcription without a summary, for planting one (one per transcription, provider and model). */
   spareTranscriptionId: string;
   webhookId: string;
   sessionId: string;
@@ -73,6 +73,13 @@ interface Owner {
 async function seedOwner(app: App, db: AppDatabase, label: string): Promise<Owner> {
   const user = await registerUser(app, label); // users + refresh_tokens
   const entry = await createTextEntry(app, user, { title: `${label}'s notes` }); // recordings, transcriptions, transcript_segments
+  const edit = await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/audio/transcription/${entry.transcription.id}/segments/${entry.transcription.segments[0]!.id}`,
+    headers: bearer(user.accessToken),
+    payload: { text: `${label} corrected` },
+  });
+  assert.equal(edit.statusCode, 200, edit.body); // transcription_versions
   const session = await createSession(app, user, { transcription_id: entry.transcription.id }); // chat_sessions
   const message = await app.inject({
     method: 'POST',
@@ -169,6 +176,9 @@ function insertFor(table: Table, owner: Owner): ReturnType<typeof sql> {
                  values (${id}, ${userId}, 'planted', 'openai', 'm', 0, 0)`;
     case 'privacy_terms':
       return sql`insert into privacy_terms (id, user_id, term) values (${id}, ${userId}, ${`planted ${id}`})`;
+    case 'transcription_versions':
+      return sql`insert into transcription_versions (id, user_id, transcription_id, version, action, changes, segments)
+                 values (${id}, ${userId}, ${owner.transcriptionId}, 999, 'edit', '[]'::jsonb, '[]'::jsonb)`;
   }
 }
 
@@ -188,6 +198,7 @@ const TOUCH: Record<Table, string> = {
   webhooks: `url = 'https://hijacked.example'`,
   webhook_deliveries: `last_error = 'hijacked'`,
   privacy_terms: `term = 'hijacked ' || id`,
+  transcription_versions: 'reverted_to = 999',
 };
 
 /** Every row of `table` owned by `userId`, seen past RLS. */

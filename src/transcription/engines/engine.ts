@@ -22,6 +22,17 @@ export interface TranscribeOptions {
   onProgress?: (percent: number) => void;
   /** Segments as the engine finalises them, for live progress. */
   onSegment?: (segment: EngineSegment) => void;
+  /**
+   * Voices the user already knows, for engines that diarize (the openai engine with a diarizing
+   * model): names[i] is the label for the speaker heard in references[i], a `data:audio/…;base64,`
+   * URL. Checked before the job is queued (speaker-hints.ts); other engines never get them.
+   */
+  speakerHints?: SpeakerHints;
+}
+
+export interface SpeakerHints {
+  names: string[];
+  references: string[];
 }
 
 export interface EngineSegment {
@@ -29,6 +40,12 @@ export interface EngineSegment {
   end: number;
   text: string;
   words?: WordTiming[];
+  /**
+   * Who spoke, as the engine labels them: a known speaker's name, else its own label (OpenAI's
+   * A, B, …). Labels hold within one request to the engine only; absent where the engine does not
+   * diarize.
+   */
+  speaker?: string;
   /**
    * Whisper's decoding figures for the segment, as OpenAI's verbose_json reports them. Absent when
    * the engine does not report them: they are shown as null, never made up.

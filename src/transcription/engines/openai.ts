@@ -12,6 +12,7 @@ import {
   type TranscribeOptions,
   type TranscriptionEngine,
 } from './engine.js';
+import { diarizedParams, isDiarizingModel, mapDiarized } from './openai-diarized.js';
 
 /*
  * OpenAI's transcription endpoint, or any server that speaks it (STT_BASE_URL): faster-whisper-server,
@@ -271,6 +272,7 @@ export class OpenAIEngine implements TranscriptionEngine {
     if (signal.aborted) throw abortError(signal);
     const model = options.model ?? this.config.model;
     const language = options.language ? options.language.toLowerCase().split(/[-_]/)[0] : undefined;
+    const diarize = isDiarizingModel(model, this.config);
 
     const chunks = await this.prepare(audio);
     const segments: EngineSegment[] = [];
@@ -286,17 +288,19 @@ export class OpenAIEngine implements TranscriptionEngine {
         type: 'audio/wav',
       });
 
-      let response: VerboseResponse | string;
+      let response: unknown;
       try {
         response = await client.audio.transcriptions.create(
-          {
-            file,
-            model,
-            response_format: 'verbose_json',
-            timestamp_granularities: options.wordTimestamps ? ['word', 'segment'] : ['segment'],
-            ...(language ? { language } : {}),
-            ...(prompt ? { prompt } : {}),
-          },
+          diarize
+            ? diarizedParams(file, model, language, options.speakerHints)
+            : {
+                file,
+                model,
+                response_format: 'verbose_json',
+                timestamp_granularities: options.wordTimestamps ? ['word', 'segment'] : ['segment'],
+                ...(language ? { language } : {}),
+                ...(prompt ? { prompt } : {}),
+              },
           { signal },
         );
       } catch (error) {
@@ -304,7 +308,10 @@ export class OpenAIEngine implements TranscriptionEngine {
       }
       if (signal.aborted) throw abortError(signal);
 
-      const mapped = mapVerbose(response, chunk.offset, chunk.duration, options.wordTimestamps);
+      // diarized_json names no language: the asked one stands, or none.
+      const mapped = diarize
+        ? { ...mapDiarized(response, chunk.offset, chunk.duration), language: null }
+        : mapVerbose(response as VerboseResponse | string, chunk.offset, chunk.duration, options.wordTimestamps);
       detected ??= mapped.language;
       previousText = mapped.text;
       for (const segment of mapped.segments) {

@@ -52,6 +52,20 @@ export async function openDatabase({ url, poolSize = 10, onPoolError, afterClose
   };
 }
 
+/** pg-pool's and pg's words for "no connection within connectionTimeoutMillis" (they carry no code). */
+const CONNECT_TIMEOUTS = ['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout'];
+
+/**
+ * Whether `error` (or what it wraps: drizzle keeps the driver's error as `cause`) is the pool
+ * giving up on a connection: every connection busy, or the server too slow to accept one.
+ */
+export function isConnectTimeout(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (CONNECT_TIMEOUTS.includes(e.message)) return true;
+  }
+  return false;
+}
+
 /** Rows of a raw query. */
 export async function queryRows<T>(q: Queryable, statement: SQL): Promise<T[]> {
   const result: unknown = await q.execute(statement);

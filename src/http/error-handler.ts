@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from './errors.js';
+import { isConnectTimeout } from '../db/client.js';
+import { AppError, ERROR_STATUS, errors, type ErrorCode, type FieldError } from './errors.js';
 import type { Problem } from './problem.js';
 
 const TITLES: Record<number, string> = {
@@ -99,6 +100,8 @@ export function toAppError(error: unknown): AppError | null {
       fields,
     );
   }
+  // Overload, not a fault: the client may retry once the burst has passed.
+  if (isConnectTimeout(error)) return errors.unavailable('The database has no free connection right now; retry shortly', 1);
   const message = fastifyError?.message ?? 'The request failed';
   const mapped = fastifyError?.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return new AppError(mapped, message);

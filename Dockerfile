@@ -20,9 +20,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund && npm ls --depth=0 >/dev/null 
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.js scripts/dist.js scripts/
 COPY src/ src/
+# The web console (Vite, a dev dependency here) is built into dist/console with the server.
+COPY console/ console/
 # ffmpeg comes from Debian in the runtime stage: the static copy @ffmpeg-installer ships (66 MB) is not needed.
 # onnxruntime-node ships every platform's binary (290 MB); the image keeps only its own (45 MB).
 RUN npm run build \
+ && test -f dist/console/index.html \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/@ffmpeg-installer/linux-x64 \
  && ort=node_modules/onnxruntime-node/bin/napi-v6 \

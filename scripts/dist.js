@@ -2,7 +2,8 @@
  * Compiles src/ into dist/ (tsc -p tsconfig.build.json) and records a fingerprint of what it
  * compiled in dist/.build-stamp, so that `npm start` can tell whether dist/ is current by looking
  * at file dates instead of running tsc (which takes 10–60 s). Used by build.js (always compiles)
- * and start.js (compiles only when the fingerprint changed).
+ * and start.js (compiles only when the fingerprint changed). The web console (console/, built by
+ * Vite into dist/console) is built the same way, with its own fingerprint in dist/console.
  * Plain JavaScript: it runs before anything is compiled, and must not load tsx into the server.
  */
 /* global console, process, URL -- Node's globals; the lint config declares none for plain .js files */
@@ -21,12 +22,18 @@ const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json'];
 /** The entry points start.js runs; a stamp without them is not a build. */
 const ENTRIES = ['server.js', 'worker.js'];
 
+const CONSOLE_SOURCES = path.join(ROOT, 'console');
+export const CONSOLE_DIST = path.join(DIST, 'console');
+const CONSOLE_STAMP = path.join(CONSOLE_DIST, '.build-stamp');
+/** The lock file stands for the console's packages (Preact, Vite): an upgrade rebuilds it. */
+const CONSOLE_INPUTS = ['console', 'package-lock.json'];
+
 /**
  * Path, modification time and size of every input, folders included (a folder's time changes
  * when a file in it is added, removed or renamed). Any edit, even one that sets an older time
  * (a checkout, a restored backup), changes it. Stat calls only: milliseconds for src/.
  */
-function fingerprint() {
+function fingerprint(inputs = INPUTS) {
   const hash = createHash('sha256');
   const visit = (relative) => {
     const full = path.join(ROOT, relative);
@@ -40,7 +47,7 @@ function fingerprint() {
     hash.update(`${relative} ${stats.mtimeMs} ${stats.size}\n`);
     if (stats.isDirectory()) for (const name of readdirSync(full).sort()) visit(path.join(relative, name));
   };
-  for (const input of INPUTS) visit(input);
+  for (const input of inputs) visit(input);
   return hash.digest('hex');
 }
 
@@ -74,6 +81,12 @@ function compile(tsc) {
  * current. Exits the process, with tsc's status, when the compilation fails.
  */
 export function ensureBuilt({ force = false } = {}) {
+  const server = ensureServerBuilt({ force });
+  const webConsole = ensureConsoleBuilt({ force });
+  return server || webConsole;
+}
+
+function ensureServerBuilt({ force }) {
   // Taken before compiling: an edit made while tsc runs makes the next start compile again.
   const print = fingerprint();
   if (!force && isCurrent(print)) return false;
@@ -98,7 +111,63 @@ export function ensureBuilt({ force = false } = {}) {
 
 /** True when dist/ was built from the sources as they are now. */
 export function isBuilt() {
-  return isCurrent(fingerprint());
+  return isCurrent(fingerprint()) && isConsoleCurrent(consoleFingerprint());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The web console (Vite). A project without console/ (a test's tiny copy of these scripts) has none to build.
+
+function consoleFingerprint() {
+  return existsSync(CONSOLE_SOURCES) ? fingerprint(CONSOLE_INPUTS) : null;
+}
+
+function isConsoleCurrent(print) {
+  if (print === null) return true;
+  if (!existsSync(path.join(CONSOLE_DIST, 'index.html'))) return false;
+  try {
+    return readFileSync(CONSOLE_STAMP, 'utf8').trim() === print;
+  } catch {
+    return false;
+  }
+}
+
+/** Vite's command-line script, or null where Vite (a devDependency) is not installed. */
+function vitePath() {
+  try {
+    const manifest = createRequire(import.meta.url).resolve('vite/package.json');
+    return path.join(path.dirname(manifest), 'bin', 'vite.js');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Builds the console into dist/console when `force` or when it does not match console/; returns
+ * false when it was current. Exits the process with Vite's status when the build fails.
+ */
+export function ensureConsoleBuilt({ force = false } = {}) {
+  const print = consoleFingerprint();
+  if (print === null || (!force && isConsoleCurrent(print))) return false;
+  const vite = vitePath();
+  if (!vite) {
+    if (existsSync(path.join(CONSOLE_DIST, 'index.html')) || !force) {
+      // The API works without its console: `/` then answers JSON.
+      console.warn('Vite is not installed, so the web console cannot be (re)built; serving dist/console as it is, if at all');
+      return false;
+    }
+    console.error('Vite is not installed, so the web console cannot be built: run `npm install` with dev dependencies');
+    process.exit(1);
+  }
+  if (!force) console.warn('console/ changed since the last build; building the web console…');
+  const run = spawnSync(process.execPath, [vite, 'build', '--config', path.join(CONSOLE_SOURCES, 'vite.config.ts'), '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (run.error) throw run.error;
+  if (run.status !== 0) process.exit(run.status ?? 1);
+  // Written after the build: Vite empties dist/console first.
+  writeFileSync(CONSOLE_STAMP, `${print}\n`);
+  return true;
 }
 
 /** False where TypeScript (a devDependency) is not installed, as after npm ci --omit=dev. */

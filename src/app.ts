@@ -8,7 +8,6 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { Config } from './config.js';
 import type { BullJobQueue } from './jobs/bullmq-queue.js';
 import type { JobQueue } from './jobs/queue.js';
@@ -27,6 +26,7 @@ import { registerHttpMetrics } from './metrics/http.js';
 import { closeOnUnreadBody } from './http/unread-body.js';
 import { swaggerOptions } from './http/openapi.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
+import { registerConsole } from './http/console.js';
 import { recordingRoutes } from './recordings/routes.js';
 import { transcriptionRoutes } from './transcription/routes.js';
 import { transcriptEditRoutes } from './transcription/edits/routes.js';
@@ -118,7 +118,10 @@ export async function buildApp(deps: AppDeps) {
   closeOnUnreadBody(app);
   // No upgrade-insecure-requests: self-hosted instances are often reached over plain http on a LAN,
   // where that directive would break the docs page's assets.
-  await registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  // media-src blob:: the console plays a recording from a blob URL (its audio needs the bearer header).
+  await registerSecurityHeaders(app, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, mediaSrc: ["'self'", 'blob:'] } },
+  });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -138,33 +141,8 @@ export async function buildApp(deps: AppDeps) {
 
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());
 
-  app.get(
-    '/',
-    {
-      schema: {
-        summary: 'What this service is and where its docs are',
-        tags: ['meta'],
-        response: {
-          200: Type.Object({
-            name: Type.String(),
-            version: Type.String(),
-            description: Type.String(),
-            docs: Type.String(),
-            openapi: Type.String(),
-            health: Type.String(),
-          }),
-        },
-      },
-    },
-    async () => ({
-      name: 'Transcribo',
-      version: VERSION,
-      description: 'Self-hostable speech-to-text and LLM chat over transcripts.',
-      docs: '/docs',
-      openapi: '/openapi.json',
-      health: '/api/v1/health/',
-    }),
-  );
+  // The web console at / for browsers (JSON for everyone else, and at /api).
+  await registerConsole(app, { version: VERSION });
 
   await app.register(
     async (api) => {

@@ -1,0 +1,170 @@
+/**
+ * The web console in a real browser (Debian's chromium, driven by playwright-core) against a real
+ * server on the embedded default with the sphinx engine: register, upload a LibriVox clip, watch
+ * it transcribe, seek the player from a segment and a word, edit a segment, find the edit with the
+ * console's search, export it, revert it, have a stale token refreshed silently, and log out.
+ * Outside CI the suite skips where chromium is not installed; in CI it fails.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { librivoxClips } from '../helpers/audio.js';
+import { ROOT, SERVER_FROM_SOURCE, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Without the networking flags chromium keeps trying Google's hosts on a closed network.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI) throw new Error(`CI is set and ${CHROMIUM} is missing: install Debian's chromium`);
+
+let server: RunningServer | undefined;
+let context: BrowserContext | undefined;
+
+before(async () => {
+  if (missing) return;
+  // The console as console/ is now (a no-op when dist/console is current).
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--console'], { cwd: ROOT, stdio: 'inherit' });
+  server = await startServer(tempDir('console'), { STT_ENGINE: 'sphinx', SECRET_KEY: 'console-e2e-secret-that-is-long-enough' }, SERVER_FROM_SOURCE);
+  context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    locale: 'en-US',
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (server && server.proc.exitCode === null) await stopServer(server);
+});
+
+/**
+ * What should fail the test: errors the page logs (a CSP refusal included), failed API calls, and
+ * requests anywhere but the server. A recording not yet transcribed has no transcription (404).
+ */
+function watchPage(page: Page, base: string): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    // Chromium logs every 4xx as "Failed to load resource"; the response handler below judges those.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    const expected = response.status() === 404 && /\/api\/v1\/audio\/[^/]+\/transcription$/.test(response.url());
+    if (response.status() >= 400 && !expected) problems.push(`${response.status()} ${response.request().method()} ${response.url()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(base) && !url.startsWith('blob:') && !url.startsWith('data:')) problems.push(`third-party request: ${url}`);
+  });
+  return problems;
+}
+
+test('register, upload, transcribe, seek, edit and search in the console', { skip: missing && `${CHROMIUM} is not installed` }, async () => {
+  assert.ok(server && context);
+  const clip = librivoxClips().find((c) => c.id.endsWith('0920'))!;
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = watchPage(page, server.base);
+  page.setDefaultTimeout(30_000);
+
+  await page.goto(`${server.base}/`);
+  await page.getByRole('button', { name: 'No account yet? Create one' }).click();
+  await page.getByLabel('E-mail').fill('console@example.com');
+  await page.getByLabel('Password').fill('a long enough password');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByText('Signed in as console@example.com').waitFor();
+
+  await page.getByLabel('Audio file').setInputFiles(clip.wavPath);
+  await page.getByLabel('Title').fill('Austen 0920');
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.getByRole('heading', { name: 'Austen 0920' }).waitFor();
+  await page.getByLabel('Language (empty: detect)').fill('en');
+  await page.getByRole('button', { name: 'Transcribe', exact: true }).click();
+  await page.locator('.status[data-status="completed"]').waitFor({ timeout: 60_000 });
+
+  // The transcript shows the clip's words (pocketsphinx gets most of them right).
+  const shown = (await page.locator('.segment .text').allInnerTexts()).join(' ').toLowerCase();
+  const reference = new Set(clip.reference.split(' '));
+  const heard = shown.split(/\s+/).filter((word) => reference.has(word));
+  assert.ok(new Set(heard).size / reference.size >= 0.5, `the console shows "${shown}"`);
+
+  // The player is loaded from a blob; a word later in the clip seeks to its start, its segment's time back to the segment's.
+  await page.waitForFunction(`(document.querySelector('audio')?.readyState ?? 0) >= 1`);
+  const player = page.locator('audio');
+  const currentTime = () => player.evaluate((audio) => (audio as unknown as { currentTime: number }).currentTime);
+  const playerAt = (at: number) => page.waitForFunction(`Math.abs((document.querySelector('audio')?.currentTime ?? -1) - ${at}) < 0.05`);
+  const words = page.locator('.segment .word');
+  const lastWord = words.last();
+  const wordStart = Number(await lastWord.getAttribute('data-start'));
+  assert.ok(wordStart > 1, `the last word starts at ${wordStart}`);
+  await lastWord.click();
+  await playerAt(wordStart);
+  const lastSegment = page.locator('.segment').last();
+  const segmentStart = Number(await lastSegment.getAttribute('data-start'));
+  await lastSegment.locator('button.time').click();
+  await playerAt(segmentStart);
+  assert.ok(Math.abs((await currentTime()) - segmentStart) < 0.05);
+  assert.equal(await lastSegment.getAttribute('aria-current'), 'true', 'the segment playing is highlighted');
+
+  // Inline edit (If-Match with the transcript's ETag), then the console's search finds the new word.
+  const first = page.locator('.segment').first();
+  await first.getByRole('button', { name: 'Edit' }).click();
+  const editor = first.locator('textarea');
+  await editor.fill(`${await editor.inputValue()} zanzibar`);
+  await first.getByRole('button', { name: 'Save' }).click();
+  await first.locator('.text', { hasText: 'zanzibar' }).waitFor();
+  await page.getByText('Versions').click();
+  await page.getByText('Version 2').waitFor();
+
+  await page.getByRole('link', { name: 'Back to recordings' }).click();
+  await page.getByRole('link', { name: 'Austen 0920' }).waitFor();
+  await page.getByLabel('Search transcripts').fill('zanzibar');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const hit = page.locator('.hits li', { hasText: 'Austen 0920' });
+  await hit.locator('mark', { hasText: 'zanzibar' }).waitFor();
+
+  // The hit opens its recording; an export downloads the edited transcript; a revert undoes the edit.
+  await hit.getByRole('link').click();
+  await page.getByRole('heading', { name: 'Austen 0920' }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'srt', exact: true }).click()]);
+  assert.equal(download.suggestedFilename(), 'Austen 0920.srt');
+  const srt = await readFile(await download.path(), 'utf8');
+  assert.match(srt, /^1\n00:00:\d\d,\d{3} --> /);
+  assert.match(srt, /zanzibar/);
+  await page.getByText('Versions').click();
+  await page.getByRole('listitem').filter({ hasText: 'Version 1' }).getByRole('button', { name: 'Revert to this version' }).click();
+  await page.getByText('Version 3').waitFor();
+  assert.doesNotMatch(await page.locator('.segment').first().locator('.text').innerText(), /zanzibar/);
+
+  assert.deepEqual([...problems], []);
+
+  // A stale access token is refreshed silently: the list loads after one 401 and a refresh.
+  await page.evaluate(`localStorage.setItem('transcribo.session',
+    JSON.stringify({ ...JSON.parse(localStorage.getItem('transcribo.session')), accessToken: 'expired' }))`);
+  const refreshed = page.waitForResponse((res) => res.url().endsWith('/api/v1/auth/refresh') && res.status() === 200);
+  await page.goto(`${server.base}/`);
+  await refreshed;
+  await page.getByRole('link', { name: 'Austen 0920' }).waitFor();
+  assert.deepEqual(
+    problems.splice(0).map((problem) => problem.replace(/\?.*$/, '')),
+    [`401 GET ${server.base}/api/v1/audio`],
+  );
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  assert.equal(await page.evaluate(`localStorage.getItem('transcribo.session')`), null);
+  assert.deepEqual(problems, []);
+});

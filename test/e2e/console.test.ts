@@ -6,86 +6,31 @@
  * Outside CI the suite skips where chromium is not installed; in CI it fails.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { librivoxClips } from '../helpers/audio.js';
-import { ROOT, SERVER_FROM_SOURCE, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
+import { chromiumMissing, openConsole, registerInConsole, watchPage, type ConsoleBrowser } from '../helpers/console-browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the networking flags chromium keeps trying Google's hosts on a closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI is set and ${CHROMIUM} is missing: install Debian's chromium`);
-
-let server: RunningServer | undefined;
-let context: BrowserContext | undefined;
+let browser: ConsoleBrowser | undefined;
 
 before(async () => {
-  if (missing) return;
-  // The console as console/ is now (a no-op when dist/console is current).
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--console'], { cwd: ROOT, stdio: 'inherit' });
-  server = await startServer(tempDir('console'), { STT_ENGINE: 'sphinx', SECRET_KEY: 'console-e2e-secret-that-is-long-enough' }, SERVER_FROM_SOURCE);
-  context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    locale: 'en-US',
-  });
+  if (!chromiumMissing) browser = await openConsole('main');
 });
 
-after(async () => {
-  await context?.close();
-  if (server && server.proc.exitCode === null) await stopServer(server);
-});
+after(() => browser?.close());
 
-/**
- * What should fail the test: errors the page logs (a CSP refusal included), failed API calls, and
- * requests anywhere but the server. A recording not yet transcribed has no transcription (404).
- */
-function watchPage(page: Page, base: string): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    // Chromium logs every 4xx as "Failed to load resource"; the response handler below judges those.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-  });
-  page.on('response', (response) => {
-    const expected = response.status() === 404 && /\/api\/v1\/audio\/[^/]+\/transcription$/.test(response.url());
-    if (response.status() >= 400 && !expected) problems.push(`${response.status()} ${response.request().method()} ${response.url()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(base) && !url.startsWith('blob:') && !url.startsWith('data:')) problems.push(`third-party request: ${url}`);
-  });
-  return problems;
-}
+// A recording not yet transcribed has no transcription (404).
+const notTranscribedYet = (status: number, url: string) => status === 404 && /\/api\/v1\/audio\/[^/]+\/transcription$/.test(url);
 
-test('register, upload, transcribe, seek, edit and search in the console', { skip: missing && `${CHROMIUM} is not installed` }, async () => {
-  assert.ok(server && context);
+test('register, upload, transcribe, seek, edit and search in the console', { skip: chromiumMissing }, async () => {
+  assert.ok(browser);
+  const { server, context } = browser;
   const clip = librivoxClips().find((c) => c.id.endsWith('0920'))!;
   const page = context.pages()[0] ?? (await context.newPage());
-  const problems = watchPage(page, server.base);
+  const problems = watchPage(page, server.base, notTranscribedYet);
   page.setDefaultTimeout(30_000);
 
-  await page.goto(`${server.base}/`);
-  await page.getByRole('button', { name: 'No account yet? Create one' }).click();
-  await page.getByLabel('E-mail').fill('console@example.com');
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByText('Signed in as console@example.com').waitFor();
+  await registerInConsole(page, server.base, 'console@example.com');
 
   await page.getByLabel('Audio file').setInputFiles(clip.wavPath);
   await page.getByLabel('Title').fill('Austen 0920');

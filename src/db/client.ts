@@ -23,13 +23,19 @@ export interface DatabaseOptions {
   /** postgres://… of the server: the configured one, or the embedded one this process started. */
   url: string;
   poolSize?: number;
+  /** How long a query waits for a free connection; POOL_WAIT_MS unless a test needs it short. */
+  poolWaitMs?: number;
   onPoolError?: (error: Error) => void;
   /** Runs after the pool has ended (the embedded server stops here, once nothing uses it). */
   afterClose?: () => Promise<void>;
 }
 
-export async function openDatabase({ url, poolSize = 10, onPoolError, afterClose }: DatabaseOptions): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+/** How long a request may wait for a free connection before it is answered 503. */
+export const POOL_WAIT_MS = 15_000;
+
+export async function openDatabase({ url, poolSize = 10, poolWaitMs = POOL_WAIT_MS, onPoolError, afterClose }: DatabaseOptions): Promise<Database> {
+  // A burst waits its turn for a connection (a server that is down refuses at once, not after this).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: poolWaitMs });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => onPoolError?.(error));
   const client = await pool.connect();

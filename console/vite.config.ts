@@ -5,8 +5,8 @@ const API = process.env.TRANSCRIBO_API ?? 'http://127.0.0.1:8000';
 
 /**
  * The console is built into dist/console, next to the compiled server, which serves it at `/`
- * (src/http/console.ts). `npm run console:dev` serves it with hot reload and sends API calls to
- * a running server (TRANSCRIBO_API, default http://127.0.0.1:8000).
+ * (src/http/console.ts). `npm run console:dev` serves it with hot reload and sends API calls (and the
+ * realtime socket) to a running server (TRANSCRIBO_API, default http://127.0.0.1:8000).
  */
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
@@ -23,6 +23,7 @@ export default defineConfig({
     assetsInlineLimit: 0,
   },
   server: {
-    proxy: { '/api': API, '/openapi.json': API },
+    // /v1: the live screen's client secret and its realtime WebSocket.
+    proxy: { '/api': API, '/openapi.json': API, '/v1': { target: API, ws: true } },
   },
 });

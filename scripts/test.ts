@@ -1,5 +1,6 @@
 /**
- * `npm test` (everything), `npm run test:unit` (no database, seconds) and `npm run test:integration`.
+ * `npm test` (everything), `npm run test:unit` (no database, seconds; with the console's Vitest component tests)
+ * and `npm run test:integration`.
  * The database suites need a PostgreSQL server: TEST_DATABASE_URL, else the one at
  * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
  */
@@ -89,7 +90,16 @@ function runTests(batch: string[], concurrency: string): Promise<number> {
   child = run;
   return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 }
+/** The console's component tests (Vitest in happy-dom, console/vitest.config.ts): part of the unit set, seconds. */
+function runComponentTests(): Promise<number> {
+  if (which === 'integration') return Promise.resolve(0);
+  const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+  const run = spawn(process.execPath, [vitest, 'run', '--config', path.join(ROOT, 'console', 'vitest.config.ts')], { cwd: ROOT, stdio: 'inherit' });
+  child = run;
+  return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+}
+const componentCode = await runComponentTests();
 const togetherCode = await runTests(together, process.env.TEST_CONCURRENCY ?? '3');
-const code = (await runTests(alone, '1')) || togetherCode;
+const code = (await runTests(alone, '1')) || togetherCode || componentCode;
 await embedded?.stop();
 process.exit(code);

@@ -37,6 +37,8 @@ import { webhookRoutes } from './webhooks/routes.js';
 import { openAICompatRoutes } from './openai-compat/routes.js';
 import { clientSecretRoutes } from './realtime/client-secret-routes.js';
 import { registerRealtime } from './realtime/register.js';
+import { adminRoutes } from './admin/routes.js';
+import { AdminService } from './admin/service.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from './runtime.js';
 import { VERSION } from './version.js';
 
@@ -181,6 +183,17 @@ export async function buildApp(deps: AppDeps) {
         await scope.register(searchRoutes, { prefix: '/search', search: services.search });
         await scope.register(webhookRoutes, { prefix: '/webhooks', webhooks: services.webhooks });
         await scope.register(privacyRoutes, { prefix: '/privacy', terms: services.privacyTerms });
+        await scope.register(adminRoutes, {
+          prefix: '/admin',
+          db: database.db,
+          admin: new AdminService({
+            db: database.db,
+            config,
+            queueMode: runtime.queue.kind,
+            // Mounted below, at its default path, whenever BullMQ runs the jobs.
+            dashboardPath: bullQueue ? '/admin/queues/' : null,
+          }),
+        });
       });
     },
     { prefix: '/api/v1' },

@@ -64,6 +64,9 @@ const ROUTES: [string, string, number, boolean, boolean][] = [
   ['get', '/api/v1/webhooks/{id}/deliveries', 200, false, true],
   ['get', '/api/v1/privacy/terms', 200, false, true],
   ['put', '/api/v1/privacy/terms', 200, true, true],
+  ['get', '/api/v1/admin/users', 200, false, true],
+  ['patch', '/api/v1/admin/users/{id}', 200, true, true],
+  ['get', '/api/v1/admin/status', 200, false, true],
 ];
 
 interface OpenApiOperation {

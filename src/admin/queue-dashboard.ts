@@ -43,8 +43,9 @@ const tags = ['admin'];
  * `basePath`) answers 401 without credentials and 403 `forbidden` to non-admins. The default
  * Content-Security-Policy of @fastify/helmet fits the page as it is: it has no inline script (its
  * one inline <script> is a JSON data block, which CSP does not govern), its scripts, worker and API
- * calls are same-origin, and its inline styles and Google Fonts stylesheet are allowed by
- * helmet's `style-src 'self' https: 'unsafe-inline'` and `font-src 'self' https: data:`.
+ * calls are same-origin, and its inline styles are allowed by helmet's `style-src 'self' https:
+ * 'unsafe-inline'`. Its Google Fonts stylesheet is taken out of the page (withoutRemoteStylesheets):
+ * the dashboard, like the console, makes no third-party requests.
  */
 export async function registerQueueDashboard(app: FastifyInstance, options: QueueDashboardOptions): Promise<void> {
   const basePath = normalizePath(options.basePath ?? '/admin/queues');
@@ -113,6 +114,14 @@ export async function registerQueueDashboard(app: FastifyInstance, options: Queu
           sendProblem(request, reply, 404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
         );
 
+        // bull-board's page asks Google for its fonts; nothing here may reach a third party, so the
+        // page goes out without that stylesheet and its text falls back to local fonts.
+        board.addHook('onSend', async (_request, reply, payload) => {
+          const type = reply.getHeader('content-type');
+          if (typeof payload !== 'string' || typeof type !== 'string' || !type.startsWith('text/html')) return payload;
+          return withoutRemoteStylesheets(payload);
+        });
+
         const serverAdapter = new FastifyAdapter();
         serverAdapter.setBasePath(basePath);
         createBullBoard({
@@ -125,6 +134,11 @@ export async function registerQueueDashboard(app: FastifyInstance, options: Queu
       { prefix: basePath },
     );
   });
+}
+
+/** The page without `<link>`s to other origins (bull-board's Google Fonts stylesheet). */
+export function withoutRemoteStylesheets(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>\s*/gi, '');
 }
 
 function normalizePath(path: string): string {

@@ -6,7 +6,7 @@ import type { JobQueue } from '../jobs/queue.js';
 import type { AppDatabase } from '../db/client.js';
 import type { CompletionService } from './completion.js';
 import { queueCompletion } from './job.js';
-import { AsyncCompletionResponse, CompletionBody, CompletionResponse, LIMITS_DOC } from './completion-schemas.js';
+import { AskBody, AsyncCompletionResponse, CompletionBody, CompletionResponse, LIMITS_DOC } from './completion-schemas.js';
 import { abortOnDisconnect, respondWithEventStream, wantsEventStream } from '../http/sse.js';
 
 const tags = ['chat'];
@@ -37,9 +37,11 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
         description:
           'Answers from the transcript (whole when it fits the context budget, else the passages that match the ' +
           'question), citing segments with their times. Stored in a session: a new one unless `session_id` is given. ' +
+          'With `scope: "all"` and no transcript, it answers from the passages of all your transcripts that best match ' +
+          'the question, citing them with their `recording_id`. ' +
           STREAM_DOC +
           LIMITS_DOC,
-        body: CompletionBody,
+        body: AskBody,
         response: {
           200: {
             description: 'The answer (JSON), or an event stream when asked for',
@@ -85,7 +87,8 @@ export const completionRoutes: FastifyPluginAsyncTypebox<CompletionRoutesOptions
       const userId = userIdOf(request);
       options.queue.assertAvailable();
       // Checked now (404, 413, 429 at once); the job reserves its tokens when it runs.
-      const draft = await completion.draft(userId, request.body);
+      // Not in this body's schema, so never read: a job rebuilds its prompt from the session alone.
+      const draft = await completion.draft(userId, { ...request.body, scope: undefined });
       const jobId = await queueCompletion(options.db, options.queue, draft, options.maxAttempts, request.body.redact);
       return reply.code(202).send({ job_id: jobId, session_id: draft.sessionId, message_id: draft.userMessageId });
     },

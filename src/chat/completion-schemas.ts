@@ -21,6 +21,18 @@ export const CompletionBody = Type.Object({
   redact: Type.Optional(Type.Boolean({ description: REDACT_DOC })),
 });
 
+/** /completion's body: scope "all" is answered there only (an async job is grounded in its session's transcript). */
+export const AskBody = Type.Object({
+  ...CompletionBody.properties,
+  scope: Type.Optional(
+    Type.Literal('all', {
+      description:
+        'Without a transcript (no transcription_id, none in the session): ground the answer in the passages of all your ' +
+        'transcripts that best match the question; citations then carry recording_id',
+    }),
+  ),
+});
+
 export const Usage = Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() });
 
 export const CompletionResponse = Type.Object({

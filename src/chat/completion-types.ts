@@ -17,6 +17,8 @@ export interface CompletionInput {
   model?: string;
   /** Overrides LLM_REDACT_PII within what it allows (see shouldRedact). */
   redact?: boolean;
+  /** "all": without a transcript, ground in the best-matching passages of all the user's transcripts. */
+  scope?: 'all';
 }
 
 export interface CompletionOutcome {

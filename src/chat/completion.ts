@@ -4,6 +4,7 @@ import { newId } from '../db/ids.js';
 import { withUser } from '../db/scope.js';
 import { AppError, errors } from '../http/errors.js';
 import type { TranscriptReader } from '../transcription/reader.js';
+import { groundingAcross } from './grounding/across.js';
 import { extractCitations } from './grounding/citations.js';
 import {
   providerFailure,
@@ -61,7 +62,7 @@ export class CompletionService {
   async draft(userId: string, input: CompletionInput): Promise<DraftCompletion> {
     const choice = this.chooseModel(input.provider, input.model);
     const redacting = redactsFor(this.llm, choice.providerName, input.redact);
-    const nothingToRead = !this.quota.limited && !input.session_id && !input.transcription_id && !redacting;
+    const nothingToRead = !this.quota.limited && !input.session_id && !input.transcription_id && !input.scope && !redacting;
     // A fresh question without a transcript, a limit or redaction needs no read: skip the round trips of a transaction.
     const read = nothingToRead
       ? { spent: 0, session: undefined, transcriptionId: null, grounding: null, history: [] as LlmMessage[], redactor: null }
@@ -75,7 +76,11 @@ export class CompletionService {
             if (!session) throw errors.notFound('Chat session');
           }
           const transcriptionId = input.transcription_id ?? session?.transcriptionId ?? null;
-          const grounding: Grounding | null = transcriptionId ? await this.transcripts.forGrounding(tx, transcriptionId) : null;
+          const grounding: Grounding | null = transcriptionId
+            ? await this.transcripts.forGrounding(tx, transcriptionId)
+            : input.scope === 'all'
+              ? await groundingAcross(tx, this.transcripts, input.message)
+              : null;
           const history = session ? await this.chat.history(tx, session.id, this.llm.contextTokens) : [];
           const redactor = await requestRedactor(tx, redacting);
           return { spent, session, transcriptionId, grounding, history, redactor };

@@ -20,6 +20,7 @@ export const Citation = Type.Object({
   start: Nullable(Type.Number()),
   end: Nullable(Type.Number()),
   text: Type.String(),
+  recording_id: Type.Optional(Type.String({ format: 'uuid', description: 'Answers across all transcripts (scope "all"): the recording cited' })),
 });
 
 /** Per kind, how many values the provider saw only as placeholders; never the values. */

@@ -259,6 +259,8 @@ export interface Citation {
   start: number | null;
   end: number | null;
   text: string;
+  /** Answers across all transcripts (scope "all"): the recording the segment is in. */
+  recording_id?: string;
 }
 
 export const chatSessions = pgTable('chat_sessions', {

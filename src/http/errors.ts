@@ -27,6 +27,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, permanent: true },
   conflict: { status: 409, permanent: true },
   email_taken: { status: 409, permanent: true },
+  admin_self_demotion: { status: 409, permanent: true },
   recording_has_no_audio: { status: 409, permanent: true },
   transcription_not_ready: { status: 409, permanent: true },
   timestamps_unavailable: { status: 409, permanent: true },

@@ -106,4 +106,26 @@ export class TranscriptReader {
     );
     return new Map(rows.map((r) => [r.index, Number(r.rank)]));
   }
+
+  /**
+   * The segments of the caller's transcripts (each recording's latest completed one) that best
+   * match a question, any of its terms (as rankSegments), best first; RLS keeps them the caller's.
+   */
+  async rankAcross(tx: Tx, question: string, limit: number): Promise<Array<TranscriptSegmentRead & { recordingId: string; title: string }>> {
+    const rows = await queryRows<TranscriptSegmentRead & { recordingId: string; title: string }>(
+      tx,
+      sql`select s.id, s.index, s.start_seconds as "start", s.end_seconds as "end", s.text, s.speaker,
+                 r.id as "recordingId", r.title
+          from transcript_segments s
+          join transcriptions t on t.id = s.transcription_id and t.status = 'completed'
+          join recordings r on r.id = t.recording_id
+          cross join lateral (select nullif(replace(plainto_tsquery(s.search_config, ${question})::text, '&', '|'), '')::tsquery as q) x
+          where x.q is not null and s.search_vector @@ x.q
+            and not exists (select 1 from transcriptions later
+                            where later.recording_id = t.recording_id and later.status = 'completed' and later.id > t.id)
+          order by ts_rank(s.search_vector, x.q) desc, s.id
+          limit ${limit}`,
+    );
+    return rows;
+  }
 }

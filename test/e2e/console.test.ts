@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { librivoxClips } from '../helpers/audio.js';
-import { chromiumMissing, openConsole, registerInConsole, watchPage, type ConsoleBrowser } from '../helpers/console-browser.js';
+import { chromiumMissing, openConsole, playerAt, playerReady, registerInConsole, watchPage, type ConsoleBrowser } from '../helpers/console-browser.js';
 
 let browser: ConsoleBrowser | undefined;
 
@@ -47,20 +47,19 @@ test('register, upload, transcribe, seek, edit and search in the console', { ski
   assert.ok(new Set(heard).size / reference.size >= 0.5, `the console shows "${shown}"`);
 
   // The player is loaded from a blob; a word later in the clip seeks to its start, its segment's time back to the segment's.
-  await page.waitForFunction(`(document.querySelector('audio')?.readyState ?? 0) >= 1`);
+  await playerReady(page);
   const player = page.locator('audio');
   const currentTime = () => player.evaluate((audio) => (audio as unknown as { currentTime: number }).currentTime);
-  const playerAt = (at: number) => page.waitForFunction(`Math.abs((document.querySelector('audio')?.currentTime ?? -1) - ${at}) < 0.05`);
   const words = page.locator('.segment .word');
   const lastWord = words.last();
   const wordStart = Number(await lastWord.getAttribute('data-start'));
   assert.ok(wordStart > 1, `the last word starts at ${wordStart}`);
   await lastWord.click();
-  await playerAt(wordStart);
+  await playerAt(page, wordStart);
   const lastSegment = page.locator('.segment').last();
   const segmentStart = Number(await lastSegment.getAttribute('data-start'));
   await lastSegment.locator('button.time').click();
-  await playerAt(segmentStart);
+  await playerAt(page, segmentStart);
   assert.ok(Math.abs((await currentTime()) - segmentStart) < 0.05);
   assert.equal(await lastSegment.getAttribute('aria-current'), 'true', 'the segment playing is highlighted');
 

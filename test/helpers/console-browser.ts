@@ -89,6 +89,36 @@ export function watchPage(page: Page, base: string, expected: (status: number, u
   return problems;
 }
 
+/** The page's globals as the predicates below use them, typed without the DOM library (tests compile for Node). */
+interface PageGlobals {
+  document: { querySelector(selector: string): { currentTime: number; readyState: number } | null };
+}
+
+/**
+ * Waits until the page's player has loaded its audio. Functions, not strings: the console's CSP
+ * (no 'unsafe-eval') refuses a string predicate whenever Playwright evaluates it in the page.
+ */
+export async function playerReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('audio')?.readyState ?? 0) >= 1);
+}
+
+/** Waits until the page's player is at `seconds` (within 50 ms). */
+export async function playerAt(page: Page, seconds: number): Promise<void> {
+  await page.waitForFunction(
+    (at) => Math.abs(((globalThis as unknown as PageGlobals).document.querySelector('audio')?.currentTime ?? -1) - at) < 0.05,
+    seconds,
+  );
+}
+
+/** Moves the page's player to `seconds`, as a listener would, and waits until it is there. */
+export async function seekPlayer(page: Page, seconds: number): Promise<void> {
+  await page.evaluate((at) => {
+    const audio = (globalThis as unknown as PageGlobals).document.querySelector('audio');
+    if (audio) audio.currentTime = at;
+  }, seconds);
+  await playerAt(page, seconds);
+}
+
 /** Creates an account through the console's own form and waits until it is signed in. */
 export async function registerInConsole(page: Page, base: string, email: string): Promise<void> {
   await page.goto(`${base}/`);

@@ -71,7 +71,8 @@ after(async () => {
   children.clear();
   for (const dir of tempDirs) {
     await stopLeftoverPostgres(dir).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    // A browser still closing may write into its profile while it goes: retry rather than fail the file.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 });
 

@@ -9,9 +9,17 @@ export interface ServerEvent {
  * Reads a server-sent event stream with fetch, because EventSource cannot send the bearer header.
  * Calls onEvent for each event until the stream ends or `signal` aborts.
  */
-export async function readEvents(url: string, onEvent: (event: ServerEvent) => void, signal: AbortSignal): Promise<void> {
-  const res = await authFetch(url, { headers: { accept: 'text/event-stream' }, signal });
-  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+export async function readEvents(
+  url: string,
+  onEvent: (event: ServerEvent) => void,
+  signal: AbortSignal,
+  // A POST with a body (chat answers stream from one); GET without.
+  init: { method?: string; body?: string } = {},
+): Promise<void> {
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await authFetch(url, { ...init, headers, signal });
+  if (!res.ok || !res.body) throw new Error(await failureText(res));
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {
@@ -26,6 +34,17 @@ export async function readEvents(url: string, onEvent: (event: ServerEvent) => v
       if (parsed) onEvent(parsed);
     }
   }
+}
+
+/** A refusal before the stream began (a problem+json body): its detail, else the status. */
+async function failureText(res: Response): Promise<string> {
+  try {
+    const problem = (await res.json()) as { detail?: unknown };
+    if (typeof problem.detail === 'string') return problem.detail;
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return `HTTP ${res.status}`;
 }
 
 /** One event from its lines; null for comments (keep-alives) and blocks without data. */

@@ -77,6 +77,438 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Engines, models, LLM and queue as this server is configured (admins only) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            engines: {
+                                /** @description STT_ENGINE */
+                                default: string;
+                                openai: {
+                                    /** @description STT_API_KEY, OPENAI_API_KEY or STT_BASE_URL is set */
+                                    configured: boolean;
+                                    /** @description STT_MODEL */
+                                    model: string;
+                                };
+                                sphinx: {
+                                    /** @description Whether that binary is found and executable */
+                                    available: boolean;
+                                    /** @description POCKETSPHINX_BIN */
+                                    binary: string;
+                                };
+                                whisper: {
+                                    /** @description WHISPER_MODEL */
+                                    model: string;
+                                    /** @description Whether WHISPER_MODEL's file is there (else the first job downloads it) */
+                                    model_present: boolean;
+                                    /** @description MODELS_DIR */
+                                    models_dir: string;
+                                    /** @description The .bin files in MODELS_DIR */
+                                    present: {
+                                        file: string;
+                                        name: string | null;
+                                    }[];
+                                };
+                            };
+                            llm: {
+                                /** @description Providers with a key or base URL */
+                                configured: string[];
+                                model: string;
+                                provider: string | null;
+                            };
+                            queue: {
+                                dashboard: string | null;
+                                /** @description inline: jobs run inside the API (PostgreSQL queue); bullmq: Redis (REDIS_URL) */
+                                mode: "inline" | "bullmq";
+                            };
+                        };
+                    };
+                };
+                /** @description An error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A parameter or body field is invalid; `errors` names each one */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests: the caller's allowance for this minute is used up (RATE_LIMIT_MAX; AUTH_RATE_LIMIT_MAX per address for register, log-in and refresh); Retry-After says when to try again */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error; report its request_id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A service the request needs is unreachable for now (the job queue, or the Supabase signing keys that verify a Supabase token); Retry-After says when to try again */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accounts, their roles and usage (admins only)
+         * @description Usage is summed over all time, or from `since` on. Ordered by id.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                    /** @description Count usage from this time on */
+                    since?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: date-time */
+                                created_at: string;
+                                email: string | null;
+                                /** Format: uuid */
+                                id: string;
+                                role: string;
+                                usage: {
+                                    /** @description Minutes of audio in the account's completed transcriptions */
+                                    audio_minutes: number;
+                                    /** @description LLM prompt tokens spent (chat, summaries) */
+                                    llm_input_tokens: number;
+                                    /** @description LLM completion tokens spent */
+                                    llm_output_tokens: number;
+                                };
+                            }[];
+                            /** @description Pass as cursor to get the next page; null on the last page */
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description An error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests: the caller's allowance for this minute is used up (RATE_LIMIT_MAX; AUTH_RATE_LIMIT_MAX per address for register, log-in and refresh); Retry-After says when to try again */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error; report its request_id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A service the request needs is unreachable for now (the job queue, or the Supabase signing keys that verify a Supabase token); Retry-After says when to try again */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change an account's role (admins only)
+         * @description An admin cannot demote themself (409 `admin_self_demotion`). An account listed in ADMIN_EMAILS becomes admin again at its next log-in. An API key needs the `keys:manage` scope for this.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description user, or admin (may use /api/v1/admin/* and the queue dashboard) */
+                        role: "user" | "admin";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            email: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            role: string;
+                            usage: {
+                                /** @description Minutes of audio in the account's completed transcriptions */
+                                audio_minutes: number;
+                                /** @description LLM prompt tokens spent (chat, summaries) */
+                                llm_input_tokens: number;
+                                /** @description LLM completion tokens spent */
+                                llm_output_tokens: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Malformed request: a body that does not parse as its content type, an empty JSON body, or a malformed URL */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than MAX_FILE_SIZE */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A path segment is longer than any id this API uses */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body has a content type this route does not accept */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests: the caller's allowance for this minute is used up (RATE_LIMIT_MAX; AUTH_RATE_LIMIT_MAX per address for register, log-in and refresh); Retry-After says when to try again */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error; report its request_id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A service the request needs is unreachable for now (the job queue, or the Supabase signing keys that verify a Supabase token); Retry-After says when to try again */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/v1/audio": {
         parameters: {
             query?: never;
@@ -764,6 +1196,11 @@ export interface paths {
                             cached: boolean;
                             citations: {
                                 end: number | null;
+                                /**
+                                 * Format: uuid
+                                 * @description Answers across all transcripts (scope "all"): the recording cited
+                                 */
+                                recording_id?: string;
                                 /** Format: uuid */
                                 segment_id: string;
                                 start: number | null;
@@ -923,6 +1360,11 @@ export interface paths {
                             cached: boolean;
                             citations: {
                                 end: number | null;
+                                /**
+                                 * Format: uuid
+                                 * @description Answers across all transcripts (scope "all"): the recording cited
+                                 */
+                                recording_id?: string;
                                 /** Format: uuid */
                                 segment_id: string;
                                 start: number | null;
@@ -4510,7 +4952,7 @@ export interface paths {
         put?: never;
         /**
          * Ask the LLM, grounded in a transcript, with timestamp citations
-         * @description Answers from the transcript (whole when it fits the context budget, else the passages that match the question), citing segments with their times. Stored in a session: a new one unless `session_id` is given. With `stream: true` or `Accept: text/event-stream` the answer arrives as server-sent events: `delta` events `{text}` as tokens come, then one `done` event with the full response body below (content, citations, usage, …), or an `error` event `{code, status, message}`. Closing the connection aborts the request to the model. The prompt (instructions, transcript, earlier turns, question) stays within LLM_CONTEXT_TOKENS: earlier turns are dropped oldest first, and a message that does not fit with the instructions is 413 `llm_context_exceeded`. Each call reserves its prompt and longest answer against LLM_DAILY_TOKEN_LIMIT before it is made: 429 `llm_quota_exceeded` (Retry-After: the next UTC day) when they do not fit.
+         * @description Answers from the transcript (whole when it fits the context budget, else the passages that match the question), citing segments with their times. Stored in a session: a new one unless `session_id` is given. With `scope: "all"` and no transcript, it answers from the passages of all your transcripts that best match the question, citing them with their `recording_id`. With `stream: true` or `Accept: text/event-stream` the answer arrives as server-sent events: `delta` events `{text}` as tokens come, then one `done` event with the full response body below (content, citations, usage, …), or an `error` event `{code, status, message}`. Closing the connection aborts the request to the model. The prompt (instructions, transcript, earlier turns, question) stays within LLM_CONTEXT_TOKENS: earlier turns are dropped oldest first, and a message that does not fit with the instructions is 413 `llm_context_exceeded`. Each call reserves its prompt and longest answer against LLM_DAILY_TOKEN_LIMIT before it is made: 429 `llm_quota_exceeded` (Retry-After: the next UTC day) when they do not fit.
          */
         post: {
             parameters: {
@@ -4527,6 +4969,11 @@ export interface paths {
                         provider?: "openai" | "anthropic";
                         /** @description Replace personal data with placeholders before the provider sees it: true always; false not, unless the server runs LLM_REDACT_PII=all; absent follows LLM_REDACT_PII */
                         redact?: boolean;
+                        /**
+                         * @description Without a transcript (no transcription_id, none in the session): ground the answer in the passages of all your transcripts that best match the question; citations then carry recording_id
+                         * @enum {string}
+                         */
+                        scope?: "all";
                         /**
                          * Format: uuid
                          * @description Continue this session (its transcript and history)
@@ -4552,6 +4999,11 @@ export interface paths {
                         "application/json": {
                             citations: {
                                 end: number | null;
+                                /**
+                                 * Format: uuid
+                                 * @description Answers across all transcripts (scope "all"): the recording cited
+                                 */
+                                recording_id?: string;
                                 /** Format: uuid */
                                 segment_id: string;
                                 start: number | null;
@@ -5114,6 +5566,11 @@ export interface paths {
                             messages: {
                                 citations: {
                                     end: number | null;
+                                    /**
+                                     * Format: uuid
+                                     * @description Answers across all transcripts (scope "all"): the recording cited
+                                     */
+                                    recording_id?: string;
                                     /** Format: uuid */
                                     segment_id: string;
                                     start: number | null;
@@ -5393,6 +5850,11 @@ export interface paths {
                         "application/json": {
                             citations: {
                                 end: number | null;
+                                /**
+                                 * Format: uuid
+                                 * @description Answers across all transcripts (scope "all"): the recording cited
+                                 */
+                                recording_id?: string;
                                 /** Format: uuid */
                                 segment_id: string;
                                 start: number | null;
@@ -5414,6 +5876,11 @@ export interface paths {
                             reply: {
                                 citations: {
                                     end: number | null;
+                                    /**
+                                     * Format: uuid
+                                     * @description Answers across all transcripts (scope "all"): the recording cited
+                                     */
+                                    recording_id?: string;
                                     /** Format: uuid */
                                     segment_id: string;
                                     start: number | null;

@@ -6,6 +6,8 @@ export interface Session {
   accessToken: string;
   refreshToken: string;
   email: string | null;
+  /** The account's role when signed in (`admin` shows the Admin screen); absent in sessions saved before it was kept. */
+  role?: string | null;
 }
 
 const KEY = 'transcribo.session';
@@ -18,7 +20,7 @@ function load(): Session | null {
     if (!raw) return null;
     const parsed = JSON.parse(raw) as Partial<Session>;
     if (typeof parsed.accessToken !== 'string' || typeof parsed.refreshToken !== 'string') return null;
-    return { accessToken: parsed.accessToken, refreshToken: parsed.refreshToken, email: parsed.email ?? null };
+    return { accessToken: parsed.accessToken, refreshToken: parsed.refreshToken, email: parsed.email ?? null, role: parsed.role ?? null };
   } catch {
     return null;
   }

@@ -19,7 +19,12 @@ export function AuthScreen() {
       const body = { email, password };
       const result = mode === 'login' ? await api.POST('/api/v1/auth/login', { body }) : await api.POST('/api/v1/auth/register', { body });
       if (!result.data) throw new Error(problemText(result.error));
-      setSession({ accessToken: result.data.access_token, refreshToken: result.data.refresh_token, email: result.data.user.email });
+      setSession({
+        accessToken: result.data.access_token,
+        refreshToken: result.data.refresh_token,
+        email: result.data.user.email,
+        role: result.data.user.role,
+      });
     } catch (e) {
       setError(problemText(e));
     } finally {

@@ -79,13 +79,23 @@ function TranscribeForm({ id, language: initialLanguage, onQueued }: { id: strin
   );
 }
 
+/**
+ * A stream that ends at once while the transcription still reads running (the row not yet
+ * updated, a proxy cutting the stream) is opened again after a growing pause, never in a tight loop.
+ */
+function reopenDelay(streamMs: number, attempt: number): number {
+  return streamMs >= 1_000 ? 0 : Math.min(250 * 2 ** attempt, 5_000);
+}
+
 /** Live progress from the job's event stream until it ends; then `onDone` reloads. */
-function JobProgress({ jobId, onDone }: { jobId: string; onDone: () => void }) {
+function JobProgress({ jobId, attempt, onDone }: { jobId: string; attempt: number; onDone: () => void }) {
   const { t } = useI18n();
   const [progress, setProgress] = useState(0);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     const abort = new AbortController();
+    const opened = Date.now();
+    let pause: ReturnType<typeof setTimeout> | undefined;
     readEvents(
       `/api/v1/jobs/${jobId}/events`,
       ({ event, data }) => {
@@ -94,11 +104,16 @@ function JobProgress({ jobId, onDone }: { jobId: string; onDone: () => void }) {
       abort.signal,
     )
       // The stream ends after the final event (or on a server restart): the transcription row says which.
-      .then(() => onDone())
+      .then(() => {
+        if (!abort.signal.aborted) pause = setTimeout(onDone, reopenDelay(Date.now() - opened, attempt));
+      })
       .catch((e: unknown) => {
         if (!abort.signal.aborted) setError(problemText(e));
       });
-    return () => abort.abort();
+    return () => {
+      abort.abort();
+      clearTimeout(pause);
+    };
   }, [jobId]);
   const cancel = async () => {
     try {
@@ -179,7 +194,7 @@ export function RecordingScreen({ id, at }: { id: string; at: number | null }) {
       )}
       {running ? (
         // Keyed by the reload too: a stream that ended early (a server restart) is opened again.
-        <JobProgress key={`${transcription.job_id}-${generation}`} jobId={transcription.job_id!} onDone={reload} />
+        <JobProgress key={`${transcription.job_id}-${generation}`} jobId={transcription.job_id!} attempt={generation} onDone={reload} />
       ) : (
         recording.kind === 'audio' && status !== 'completed' && <TranscribeForm id={id} language={recording.language} onQueued={reload} />
       )}

@@ -3,6 +3,7 @@ import { api, unwrap, problemText } from '../api/client';
 import type { Recording, SearchHit } from '../api/types';
 import { clock } from '../format';
 import { useI18n } from '../i18n';
+import { ChatAcross } from './chat-all';
 import { UploadPanel } from './upload';
 
 const PAGE = 20;
@@ -93,6 +94,7 @@ export function RecordingsScreen() {
       <UploadPanel />
       <Search onResults={(q, hits) => setSearch(q === null ? null : { q, hits })} />
       {search && <SearchResults q={search.q} hits={search.hits} onClear={() => setSearch(null)} />}
+      <ChatAcross />
       <section aria-labelledby="list-heading" class="card">
         <h2 id="list-heading">{t('list.heading')}</h2>
         {error && (
@@ -103,8 +105,9 @@ export function RecordingsScreen() {
         {!loading && items.length === 0 && !error && <p>{t('list.empty')}</p>}
         <ul class="recordings">
           {items.map((item) => (
-            <li key={item.id}>
+            <li key={item.id} data-source={item.source}>
               <a href={`#/recordings/${item.id}`}>{item.title}</a>{' '}
+              {item.source === 'realtime' && <span class="source-tag">{t('app.live')}</span>}{' '}
               <span class="meta">
                 {item.kind === 'text' ? t('list.kindText') : t('list.kindAudio')} · {t('list.duration')} {clock(item.duration_seconds)} ·{' '}
                 {t('list.created')} {new Date(item.created_at).toLocaleString()}

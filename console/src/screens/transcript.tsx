@@ -5,6 +5,11 @@ import type { RecordingDetail, Segment, Version } from '../api/types';
 import { clock, segmentAt } from '../format';
 import { useI18n } from '../i18n';
 import type { Loaded } from './recording';
+import { ChatPanel } from '../components/chat-panel';
+import type { CiteTarget } from '../components/citations';
+import { SpeakersEditor } from '../components/speakers';
+import { SummaryPanel } from '../components/summary-panel';
+import { WordSpan } from '../components/word';
 
 const FORMATS = [
   { format: 'json', ext: 'json' },
@@ -102,16 +107,7 @@ function SegmentRow(props: {
               ? segment.words.map((word, i) => (
                   <Fragment key={i}>
                     {i > 0 && ' '}
-                    <span
-                      class="word"
-                      data-start={word.start}
-                      onClick={(e) => {
-                        e.stopPropagation();
-                        seek(word.start);
-                      }}
-                    >
-                      {word.word.trim()}
-                    </span>
+                    <WordSpan word={word} onSeek={seek} />
                   </Fragment>
                 ))
               : segment.text}
@@ -202,6 +198,12 @@ export function TranscriptView(props: { recording: RecordingDetail; loaded: Load
     setTime(seconds);
   };
 
+  // A citation seeks the player to its segment and brings the segment into view.
+  const cite = (target: CiteTarget) => {
+    if (target.start !== null) seek(target.start);
+    document.querySelector(`.segment[data-segment-id="${target.segmentId}"]`)?.scrollIntoView({ block: 'nearest' });
+  };
+
   const reload = async () => {
     const res = await authFetch(`/api/v1/audio/transcription/${transcription.id}`);
     if (res.ok) onChange({ transcription: (await res.json()) as Loaded['transcription'], etag: res.headers.get('etag') });
@@ -267,7 +269,15 @@ export function TranscriptView(props: { recording: RecordingDetail; loaded: Load
           <SegmentRow key={segment.id} segment={segment} current={i === current} onSeek={seek} onSave={save} />
         ))}
       </ol>
+      <SpeakersEditor
+        transcription={transcription}
+        etag={loaded.etag}
+        onSaved={(saved, etag) => onChange({ transcription: saved, etag })}
+        onConflict={reload}
+      />
       <Versions transcriptionId={transcription.id} current={transcription.version} onReverted={() => void reload()} />
+      <SummaryPanel recordingId={recording.id} segments={transcription.segments} onCite={cite} />
+      <ChatPanel transcriptionId={transcription.id} segments={transcription.segments} onCite={cite} />
     </section>
   );
 }

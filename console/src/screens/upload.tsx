@@ -1,9 +1,10 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, authFetch, problemText, unwrap } from '../api/client';
 import type { RecordingDetail } from '../api/types';
+import { Recorder } from '../components/recorder';
 import { useI18n } from '../i18n';
 
-/** Audio by drag and drop or the file picker, or a transcript as text; opens the new recording. */
+/** Audio by drag and drop, the file picker or the microphone, or a transcript as text; opens the new recording. */
 export function UploadPanel() {
   const { t } = useI18n();
   const [file, setFile] = useState<File | null>(null);
@@ -81,6 +82,7 @@ export function UploadPanel() {
             {t('upload.file')}
             <input ref={picker} type="file" name="file" accept="audio/*,video/webm" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
           </label>
+          <Recorder disabled={busy} onRecorded={setFile} />
           {file && <p class="meta">{file.name}</p>}
         </div>
         <div class="row">

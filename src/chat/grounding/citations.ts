@@ -39,7 +39,8 @@ export function citationsForIndexes(indexes: Iterable<number>, segments: readonl
   const wanted = [...new Set(indexes)].filter((i) => byIndex.has(i)).sort((a, b) => a - b);
   return wanted.map((i) => {
     const s = byIndex.get(i) as GroundingSegment;
-    return { segment_id: s.id, start: s.start, end: s.end, text: clip(s.text, CITATION_TEXT_LIMIT) };
+    const citation: Citation = { segment_id: s.id, start: s.start, end: s.end, text: clip(s.text, CITATION_TEXT_LIMIT) };
+    return s.recordingId ? { ...citation, recording_id: s.recordingId } : citation;
   });
 }
 

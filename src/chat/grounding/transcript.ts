@@ -13,6 +13,8 @@ export interface GroundingSegment {
   text: string;
   /** Who spoke; null or absent where the transcript names nobody. */
   speaker?: string | null;
+  /** Set when the segments come from several recordings (scope "all"), for the citations. */
+  recordingId?: string;
 }
 
 /** `1:02:03` from an hour on, `01:02` below. */

@@ -214,11 +214,12 @@ describe('GET /v1/realtime', { concurrency: true }, () => {
   });
 
   test('a client faster than real time is told, and the audio waiting for the engine stays bounded', async () => {
+    // The audio is made before the session opens: this server closes a session idle for 2 s.
+    const speech = Buffer.concat(clips.flatMap((c) => [rawPcm(c.wavPath), silence(0.8)]));
+    const sentSeconds = speech.length / 48_000;
     const user = await registerUser(limited.app.app, 'fast');
     const client = await RealtimeClient.open(limited.port, user.accessToken, cert.cert);
     await updated(client, SPHINX_EN);
-    const speech = Buffer.concat(clips.flatMap((c) => [rawPcm(c.wavPath), silence(0.8)]));
-    const sentSeconds = speech.length / 48_000;
     await client.stream(speech, { realtime: false });
     await client.waitFor('the backlog error', () => client.of('error').length > 0, 30_000);
     const error = client.of('error')[0]!.error as { type: string; code: string };

@@ -1,6 +1,7 @@
 /**
- * `npm test` (everything), `npm run test:unit` (no database, seconds; with the console's Vitest component tests)
- * and `npm run test:integration`.
+ * `npm test` (everything but the browser suites), `npm run test:unit` (no database, seconds; with the
+ * console's Vitest component tests), `npm run test:integration`, and `npm run test:browser`: the
+ * console's suites in Debian's chromium (they need the chromium package, as test:container needs podman).
  * The database suites need a PostgreSQL server: TEST_DATABASE_URL, else the one at
  * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
  */
@@ -15,7 +16,11 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const which = process.argv[2] ?? 'all';
-if (!['all', 'unit', 'integration'].includes(which)) throw new Error(`unknown test set ${which}: all, unit or integration`);
+if (!['all', 'unit', 'integration', 'browser'].includes(which)) {
+  throw new Error(`unknown test set ${which}: all, unit, integration or browser`);
+}
+/** A browser suite drives the console in chromium (test/helpers/console-browser.ts). */
+const BROWSER = /helpers\/console-browser\.js/;
 
 /** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers. */
 const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\/|from '\.\/support\.js'/;
@@ -62,8 +67,10 @@ async function databaseFor(): Promise<{ url: string; embedded: EmbeddedPostgres 
 const e2eFirst = (a: string, b: string) => Number(!a.includes(`${path.sep}e2e${path.sep}`)) - Number(!b.includes(`${path.sep}e2e${path.sep}`));
 const files = testFiles(path.join(ROOT, 'test'))
   .filter((file) => {
-    if (which === 'all') return true;
-    return INTEGRATION.test(readFileSync(file, 'utf8')) === (which === 'integration');
+    const source = readFileSync(file, 'utf8');
+    if (BROWSER.test(source) !== (which === 'browser')) return false;
+    if (which === 'all' || which === 'browser') return true;
+    return INTEGRATION.test(source) === (which === 'integration');
   })
   .sort(e2eFirst);
 // Built once here, so that end-to-end suites running side by side never compile dist/ at once.
@@ -92,14 +99,14 @@ function runTests(batch: string[], concurrency: string): Promise<number> {
 }
 /** The console's component tests (Vitest in happy-dom, console/vitest.config.ts): part of the unit set, seconds. */
 function runComponentTests(): Promise<number> {
-  if (which === 'integration') return Promise.resolve(0);
+  if (which === 'integration' || which === 'browser') return Promise.resolve(0);
   const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
   const run = spawn(process.execPath, [vitest, 'run', '--config', path.join(ROOT, 'console', 'vitest.config.ts')], { cwd: ROOT, stdio: 'inherit' });
   child = run;
   return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 }
 const componentCode = await runComponentTests();
-const togetherCode = await runTests(together, process.env.TEST_CONCURRENCY ?? '3');
+const togetherCode = await runTests(together, process.env.TEST_CONCURRENCY ?? (which === 'browser' ? '2' : '3'));
 const code = (await runTests(alone, '1')) || togetherCode || componentCode;
 await embedded?.stop();
 process.exit(code);

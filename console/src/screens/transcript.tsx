@@ -190,6 +190,12 @@ export function TranscriptView(props: { recording: RecordingDetail; loaded: Load
   const [time, setTime] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const current = segmentAt(transcription.segments, time);
+  // Opened at a time (a search hit, a citation from elsewhere): that segment is brought into view.
+  useEffect(() => {
+    if (at === null) return;
+    const hit = transcription.segments[segmentAt(transcription.segments, at)];
+    if (hit) document.querySelector(`.segment[data-segment-id="${hit.id}"]`)?.scrollIntoView({ block: 'center' });
+  }, [at, transcription.id]);
 
   const seek = (seconds: number) => {
     const audio = player.current;

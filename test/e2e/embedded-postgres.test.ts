@@ -163,7 +163,8 @@ describe('embedded PostgreSQL (built server, nothing configured)', () => {
       const upload = await fetch(`${api.base}/api/v1/audio/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
       assert.equal(upload.status, 201, await upload.clone().text());
       const { id } = (await upload.json()) as { id: string };
-      const done = await call(api, 'POST', `/api/v1/audio/${id}/transcribe?wait=90`, { token });
+      // The worker starts, then transcribes: on a busy machine well past call()'s usual 10 s.
+      const done = await call(api, 'POST', `/api/v1/audio/${id}/transcribe?wait=90`, { token, timeoutMs: 100_000 });
       assert.equal(done.status, 200, JSON.stringify(done.body));
       assert.equal(done.body.status, 'completed', JSON.stringify(done.body));
       assert.match(done.body.text, /ill disposed|young man/i);

@@ -201,7 +201,7 @@ export async function call(
   server: RunningServer,
   method: string,
   url: string,
-  options: { token?: string; body?: unknown } = {},
+  options: { token?: string; body?: unknown; timeoutMs?: number } = {},
 ) {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -210,7 +210,8 @@ export async function call(
     method,
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(10_000),
+    // A request that waits on purpose (`?wait=`) says how long; others get 10 s.
+    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
   });
   const text = await res.text();
   // JSON replies are read loosely, as light-my-request's res.json() is in the other tests.

@@ -5,13 +5,14 @@
  * The database suites need a PostgreSQL server: TEST_DATABASE_URL, else the one at
  * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded/cluster.js';
+import { runFiles, summarize } from './test-pool.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -85,24 +86,17 @@ const { url, embedded } = which === 'unit' ? { url: DEFAULT_URL, embedded: null 
  */
 const alone = files.filter((file) => readFileSync(file, 'utf8').includes('@run-alone'));
 const together = files.filter((file) => !alone.includes(file));
-let child: ChildProcess | null = null;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child?.kill(signal));
-function runTests(batch: string[], concurrency: string): Promise<number> {
-  if (batch.length === 0) return Promise.resolve(0);
-  const run = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...batch], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, TEST_DATABASE_URL: url },
-  });
-  child = run;
-  return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+async function runTests(batch: string[], concurrency: string): Promise<number> {
+  const started = performance.now();
+  const results = await runFiles(batch, Number(concurrency), ROOT, { ...process.env, TEST_DATABASE_URL: url });
+  summarize(results, (performance.now() - started) / 1000);
+  return results.some((r) => r.code !== 0) ? 1 : 0;
 }
 /** The console's component tests (Vitest in happy-dom, console/vitest.config.ts): part of the unit set, seconds. */
 function runComponentTests(): Promise<number> {
   if (which === 'integration' || which === 'browser') return Promise.resolve(0);
   const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
   const run = spawn(process.execPath, [vitest, 'run', '--config', path.join(ROOT, 'console', 'vitest.config.ts')], { cwd: ROOT, stdio: 'inherit' });
-  child = run;
   return new Promise<number>((resolve) => run.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 }
 const componentCode = await runComponentTests();

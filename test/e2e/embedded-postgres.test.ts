@@ -138,7 +138,11 @@ describe('embedded PostgreSQL (built server, nothing configured)', () => {
     test('a server out of sight (another container on the same volume) keeps the folder: the API exits, nothing started', async () => {
       // What a server in another pid namespace leaves visible here: no live pid, but its flock.
       const pgdata = path.join(dataDir, 'pg');
-      const holder = spawn('flock', [path.join(pgdata, 'transcribo.lock'), '-c', 'echo locked; exec sleep 300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // Its own process group: flock runs the command in a child, which must die with it.
+      const holder = spawn('flock', [path.join(pgdata, 'transcribo.lock'), '-c', 'echo locked; exec sleep 300'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true,
+      });
       try {
         await once(holder.stdout, 'data');
         const other = spawnChild([SERVER_JS], { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' }, tempDir('cwd'));
@@ -147,7 +151,8 @@ describe('embedded PostgreSQL (built server, nothing configured)', () => {
         assert.match(other.stderr(), /started by a process this one cannot see/, other.output());
         assert.deepEqual(postmastersOn(pgdata), [], 'no second server on the same files');
       } finally {
-        holder.kill('SIGKILL');
+        process.kill(-holder.pid!, 'SIGKILL');
+        holder.stdout.destroy();
       }
     });
   });

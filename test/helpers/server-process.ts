@@ -123,7 +123,31 @@ export async function waitForExit(child: Child, ms = EXIT_TIMEOUT_MS): Promise<E
   return result;
 }
 
+/**
+ * A port nothing listens on, for a process this test will start. Chosen below the kernel's ephemeral
+ * range (32768 and up on Linux), where the outgoing connections every other suite opens take their
+ * local ports: a port from listen(0) is in that range, and between closing it here and the child
+ * binding it, any connect() on the machine could take it (seen as EADDRINUSE on a busy CI run).
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(candidate)) return candidate;
+  }
+  return listenAnywhere();
+}
+
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ok;
+}
+
+async function listenAnywhere(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -148,6 +172,19 @@ export async function startServer(
   extraEnv: Record<string, string> = {},
   args: string[] = [SERVER_JS],
 ): Promise<RunningServer> {
+  // Another test process may still bind the same port between freePort() and this child's listen.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(dataDir, extraEnv, args);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt === 3) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startServerOnce(dataDir: string, extraEnv: Record<string, string>, args: string[]): Promise<RunningServer> {
   const port = await freePort();
   const child = spawnChild(
     args,
@@ -160,7 +197,10 @@ export async function startServer(
   let exit: Exit | undefined;
   void child.exited.then((e) => (exit = e));
   while (Date.now() < deadline) {
-    if (exit) assert.fail(`server exited early (${JSON.stringify(exit)})\n${child.output()}`);
+    if (exit) {
+      if (child.output().includes(`EADDRINUSE`) && child.output().includes(`:${port}`)) throw new PortTaken(child.output());
+      assert.fail(`server exited early (${JSON.stringify(exit)})\n${child.output()}`);
+    }
     try {
       const res = await fetch(`${base}/api/v1/health/liveness`, { signal: AbortSignal.timeout(1_000) });
       if (res.status === 200) {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  parseJsonObject,
   summarizeTranscript,
   SummaryBudgetError,
-  SummaryParseError,
   type SummaryCompleteFunction,
 } from '../../../src/chat/grounding/summarize.js';
+import { parseJsonObject, SummaryParseError } from '../../../src/chat/grounding/summary-parse.js';
 import { estimateMessagesTokens } from '../../../src/chat/grounding/tokens.js';
 import type { GroundingSegment } from '../../../src/chat/grounding/transcript.js';
 import type { LlmMessage } from '../../../src/chat/providers/provider.js';

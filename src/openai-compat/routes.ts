@@ -19,7 +19,8 @@ import {
   toVerboseJson,
   toVtt,
 } from '../transcription/formats.js';
-import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
+import type { TranscriptionService } from '../transcription/service.js';
+import type { TranscriptionView } from '../transcription/view.js';
 import { formatInput } from '../transcription/render.js';
 import { failedJobError, sendOpenAIError, useOpenAIErrors } from './errors.js';
 import { DiarizedTranscription, toDiarizedJson } from './diarized.js';

@@ -3,7 +3,8 @@ import { abortOnDisconnect, heldOpen, openEventStream } from '../http/sse.js';
 import { AppError } from '../http/errors.js';
 import type { JobEventHub } from '../jobs/events.js';
 import type { JobService } from '../jobs/service.js';
-import type { TranscriptionService, TranscriptionView } from '../transcription/service.js';
+import type { TranscriptionService } from '../transcription/service.js';
+import type { TranscriptionView } from '../transcription/view.js';
 import { failedJobError, openAIErrorOf } from './errors.js';
 
 export interface TranscriptionStreamDeps {

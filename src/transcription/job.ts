@@ -19,7 +19,7 @@ import type { EngineResult, TranscribeOptions } from './engines/engine.js';
 import type { EngineSet } from './engines/index.js';
 import { searchConfigFor } from './search-config.js';
 import { transcribeSpeechOnly } from './speech-only.js';
-import { insertSegments } from './service.js';
+import { insertSegments } from './segment-store.js';
 import { enqueueEvent } from '../webhooks/service.js';
 
 export interface TranscriptionPayload {

@@ -6,7 +6,7 @@
 import type { Static } from 'typebox';
 import { createRedactor, detectPii, type PiiMatch, type Redactor } from '../privacy/index.js';
 import type { Word } from './schemas.js';
-import type { TranscriptionView } from './service.js';
+import type { TranscriptionView } from './view.js';
 
 type WordView = Static<typeof Word>;
 

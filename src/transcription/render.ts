@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { AppError } from '../http/errors.js';
 import { jsonStream } from '../http/json-stream.js';
 import { CONTENT_TYPES, hasTimes, toSrt, toText, toVerboseJson, toVtt, type FormatInput, type OutputFormat } from './formats.js';
-import type { TranscriptionView } from './service.js';
+import type { TranscriptionView } from './view.js';
 
 export function formatInput(view: TranscriptionView): FormatInput {
   return {

@@ -13,7 +13,8 @@ import {
   Transcription,
   TranscriptionParams,
 } from './schemas.js';
-import type { TranscriptionService, TranscriptionView } from './service.js';
+import type { TranscriptionService } from './service.js';
+import type { TranscriptionView } from './view.js';
 import type { OutputFormat } from './formats.js';
 import { etagOf } from './edits/store.js';
 import type { FastifyReply } from 'fastify';

@@ -4,7 +4,7 @@ import type { AppDatabase, Tx } from '../../db/client.js';
 import { transcriptionVersions, transcriptions, type VersionSegment } from '../../db/schema.js';
 import { withUser } from '../../db/scope.js';
 import { errors } from '../../http/errors.js';
-import { toTranscriptionView, type TranscriptionView } from '../service.js';
+import { toTranscriptionView, type TranscriptionView } from '../view.js';
 import { applyPatches, mergeSegments, renameSpeakers, splitSegment, type SegmentPatch } from './operations.js';
 import type { VersionDetail, VersionPage } from './schemas.js';
 import { assertIfMatch, commitVersion, etagOf, lockTranscript, readSegments, type LockedTranscript, type TranscriptionRow, type VersionAction } from './store.js';

@@ -11,7 +11,7 @@ import { transcriptSegments, transcriptionVersions, transcriptions, type Segment
 import { AppError, errors } from '../../http/errors.js';
 import { enqueueEvent } from '../../webhooks/service.js';
 import { searchConfigFor } from '../search-config.js';
-import { insertSegments } from '../service.js';
+import { insertSegments } from '../segment-store.js';
 import { diffSegments } from './diff.js';
 
 export type TranscriptionRow = typeof transcriptions.$inferSelect;

@@ -61,6 +61,8 @@ export interface Config {
   adminEmails: string[];
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /** TRANSCRIPT_VERSIONS_KEPT: an edited transcript keeps its newest N versions and the engine's first. */
+  transcriptVersionsKept: number;
   supabase: {
     url: string | null;
     key: string | null;
@@ -182,6 +184,7 @@ export function loadConfig(env: Env, options: { persistSecret?: boolean } = {}):
     adminEmails: readAdminEmails(read),
     trustProxy: read.bool('TRUST_PROXY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    transcriptVersionsKept: read.int('TRANSCRIPT_VERSIONS_KEPT', 100, 2, 100_000),
     supabase: {
       url: read.url('SUPABASE_URL', ['http:', 'https:']),
       key: read.optional('SUPABASE_KEY'),

@@ -172,7 +172,7 @@ export async function createRuntime(
     services: {
       auth: new AuthService(db, config),
       transcriptions,
-      transcriptEdits: new TranscriptEditor(db),
+      transcriptEdits: new TranscriptEditor(db, config.transcriptVersionsKept),
       recordings: new RecordingService(database, transcriptions, blobStore, jobs, scanner),
       chat,
       jobs,

@@ -3282,7 +3282,7 @@ export interface paths {
         };
         /**
          * A transcript's versions, newest first
-         * @description Who made each, when, how, and how many segments it changed. Version 1 is what the engine wrote.
+         * @description Who made each, when, how, and how many segments it changed. Version 1 is what the engine wrote, and is always kept; of the others, the newest TRANSCRIPT_VERSIONS_KEPT (default 100) are, and older ones are 404.
          */
         get: {
             parameters: {

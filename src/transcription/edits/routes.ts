@@ -121,7 +121,9 @@ export const transcriptEditRoutes: FastifyPluginAsyncTypebox<{ editor: Transcrip
       schema: {
         tags,
         summary: "A transcript's versions, newest first",
-        description: 'Who made each, when, how, and how many segments it changed. Version 1 is what the engine wrote.',
+        description:
+          'Who made each, when, how, and how many segments it changed. Version 1 is what the engine wrote, and is always kept; ' +
+          'of the others, the newest TRANSCRIPT_VERSIONS_KEPT (default 100) are, and older ones are 404.',
         params: TranscriptionParams,
         querystring: VersionPageQuery,
         response: { 200: VersionPage, ...problemResponses(401, 404, 422) },

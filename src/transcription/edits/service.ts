@@ -44,7 +44,11 @@ function engineVersion(row: TranscriptionRow, segments: VersionSegment[]): Stati
  * speaker and times, split, merge, speaker renames and reverts all go through `edit`.
  */
 export class TranscriptEditor {
-  constructor(private readonly db: AppDatabase) {}
+  constructor(
+    private readonly db: AppDatabase,
+    /** TRANSCRIPT_VERSIONS_KEPT: how many of the newest versions stay, besides version 1. */
+    private readonly versionsKept: number,
+  ) {}
 
   private edit(
     request: EditRequest,
@@ -57,7 +61,7 @@ export class TranscriptEditor {
       assertIfMatch(request.ifMatch, locked.row.id, locked.row.version);
       const after = await change(locked, tx);
       if (after === null) return viewWith(locked.row, locked.segments);
-      const row = await commitVersion(tx, locked, after, { action, authorId: request.userId, revertedTo });
+      const row = await commitVersion(tx, locked, after, { action, authorId: request.userId, revertedTo, versionsKept: this.versionsKept });
       return viewWith(row, row === locked.row ? locked.segments : after);
     });
   }

@@ -126,14 +126,14 @@ async function syncSegments(tx: Tx, row: TranscriptionRow, after: readonly Versi
 
 /**
  * Writes `after` as the transcript's next version: the changed segments, the text, the version
- * row (with the engine's version 1 kept first, at the first edit) and a `transcription.edited`
- * webhook. An edit that changes nothing makes no version and returns the row as it was.
+ * row (with the engine's version 1 kept first, at the first edit; past `versionsKept`, the oldest
+ * but version 1 dropped) and a `transcription.edited` webhook. An edit that changes nothing makes no version and returns the row as it was.
  */
 export async function commitVersion(
   tx: Tx,
   locked: LockedTranscript,
   after: VersionSegment[],
-  meta: { action: VersionAction; authorId: string; revertedTo?: number },
+  meta: { action: VersionAction; authorId: string; revertedTo?: number; versionsKept: number },
 ): Promise<TranscriptionRow> {
   const { row, segments: before } = locked;
   const changes = diffSegments(before, after);
@@ -169,6 +169,10 @@ export async function commitVersion(
     changes,
     segments: after,
   });
+  // Each version holds a whole snapshot, so a transcript edited without end would grow without end:
+  // the oldest go, but never version 1, what the engine wrote.
+  await tx.execute(sql`delete from transcription_versions
+    where transcription_id = ${row.id} and version > 1 and version <= ${version - meta.versionsKept}`);
   // Ids and counts only: the text may hold what redaction keeps from third parties.
   await enqueueEvent(tx, row.userId, 'transcription.edited', {
     transcription_id: row.id,

@@ -1,19 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Queue, QueueEvents, QueueEventsProducer, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, QueueEvents, QueueEventsProducer, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sql } from 'drizzle-orm';
-import { queryRows, type AppDatabase, type Tx } from '../db/client.js';
-import { asSystem } from '../db/scope.js';
+import type { AppDatabase, Tx } from '../db/client.js';
 import { errors } from '../http/errors.js';
+import { dispatchQueued, forgetDispatches } from './bullmq-dispatch.js';
+import { JobEventBridge } from './bullmq-events.js';
+import { retryAfterInfraFailure, retrySettings, settleInBullMQ, type ProcessResult } from './bullmq-outcome.js';
 import type { EnqueueSpec, JobEvents, JobQueue } from './queue.js';
 import type { JobRegistry } from './registry.js';
 import { settlesWithin, Waker } from './waker.js';
 import { connectRedis, isRedisReady } from './redis.js';
 import type { JobMetrics } from '../metrics/metrics.js';
-import { JobRunner, type JobLog, type RunOutcome } from './runner.js';
-import { JobInterrupted, type JobStatus } from './types.js';
-import { retryDelayMs } from './failures.js';
+import { JobRunner, type JobLog } from './runner.js';
+import type { RunOutcome } from './run-outcome.js';
+import { JobInterrupted } from './types.js';
 
 export interface BullQueueOptions {
   db: AppDatabase;
@@ -40,34 +41,7 @@ export interface BullQueueOptions {
 }
 
 export const QUEUE_NAME = 'jobs';
-const EVENT_NAME = 'transcribo';
-const MAX_STREAM_EVENTS = 10_000;
-const DISPATCH_BATCH = 500;
-/** How long a job waits before another try when its bookkeeping (the database) failed. */
-const INFRA_RETRY_MS = 5_000;
 const QUEUE_RETRY_AFTER_S = 5;
-
-type Final = Extract<JobStatus, 'completed' | 'failed' | 'cancelled'>;
-type EventKind = 'progress' | 'partial' | 'settled';
-const FINAL = new Set(['completed', 'failed', 'cancelled']);
-/** Job ids whose final event this process already passed on; BullMQ and we may both report one. */
-const SETTLED_MEMORY = 10_000;
-
-/** What a finished BullMQ job returns: the status the job's row ended in (or why it did not run). */
-interface ProcessResult {
-  status: string;
-}
-
-/** A failure worth another attempt; carries the delay the runner chose (and wrote to the row). */
-class RetryLater extends Error {
-  constructor(
-    message: string,
-    readonly delayMs: number,
-  ) {
-    super(message);
-    this.name = 'RetryLater';
-  }
-}
 
 /**
  * The distributed queue. Job rows stay the truth (status, attempts, result); BullMQ carries them
@@ -84,12 +58,12 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
   /** Connections handed to BullMQ: it does not close connections it was given, so we do. */
   private readonly extraConnections: Redis[] = [];
   private readonly producer: QueueEventsProducer;
+  private readonly bridge: JobEventBridge;
   private readonly runner: JobRunner;
   private readonly pollMs: number;
   private readonly active = new Map<string, AbortController>();
   /** Jobs inside process(): their final status reaches other processes as BullMQ's own completion event. */
   private readonly processing = new Set<string>();
-  private readonly settledIds = new Set<string>();
   private readonly cancelChannel: string;
   private queueEvents: QueueEvents | null = null;
   private subscriber: Redis | null = null;
@@ -121,6 +95,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     const onError = (error: Error) => options.log.warn({ err: error }, 'queue error');
     this.queue.on('error', onError);
     this.producer.on('error', onError);
+    this.bridge = new JobEventBridge(this.producer, this.instanceId, options.log, this);
     this.runner = new JobRunner({
       db: options.db,
       registry: options.registry,
@@ -131,10 +106,12 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
       metrics: options.metrics,
       retryDelayMs: options.retryDelayMs,
       events: {
-        progress: (jobId, percent, seq) => this.announce(jobId, 'progress', { progress: percent }, seq),
-        partial: (jobId, data, seq) => this.announce(jobId, 'partial', data, seq),
+        progress: (jobId, percent, seq) => this.bridge.announce(jobId, 'progress', { progress: percent }, seq),
+        partial: (jobId, data, seq) => this.bridge.announce(jobId, 'partial', data, seq),
         settled: (jobId, status) =>
-          this.processing.has(jobId) ? this.deliver(jobId, 'settled', { status }, 0) : this.announce(jobId, 'settled', { status }, 0),
+          this.processing.has(jobId)
+            ? this.bridge.deliver(jobId, 'settled', { status }, 0)
+            : this.bridge.announce(jobId, 'settled', { status }, 0),
       },
     });
   }
@@ -172,13 +149,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
         prefix: this.options.prefix,
         concurrency: this.options.concurrency,
         lockDuration: this.options.leaseMs,
-        stalledInterval: Math.max(500, Math.round(this.options.leaseMs / 2)),
-        // Rows count attempts (a stalled run is one); the row's limit decides, not BullMQ's stall count.
-        maxStalledCount: 1_000,
-        settings: {
-          backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-            error instanceof RetryLater ? error.delayMs : retryDelayMs(attemptsMade),
-        },
+        ...retrySettings(this.options.leaseMs),
       });
       this.worker.on('error', (error: Error) => this.options.log.warn({ err: error }, 'queue worker error'));
       // Cancellation must reach the worker running the job at once: a plain pub/sub message.
@@ -236,53 +207,15 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     await this.connection.publish(this.cancelChannel, jobId).catch(() => undefined);
   }
 
-  /**
-   * Hands queued rows that Redis has not seen to BullMQ, oldest first. The rows stay locked until
-   * the handover is recorded; a crash in between only repeats it, and BullMQ ignores a job id it holds.
-   */
+  /** Hands queued rows that Redis has not seen to BullMQ; returns how many. */
   async dispatch(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const handed = await asSystem(this.options.db, 'hand queued jobs to Redis', async (tx) => {
-        const rows = await queryRows<{ id: string; type: string; max_attempts: number; delay_ms: number }>(
-          tx,
-          sql`select id, type, max_attempts,
-                     greatest(0, extract(epoch from run_after - now()) * 1000)::int as delay_ms
-              from jobs where status = 'queued' and dispatched_at is null and not cancel_requested
-              order by id limit ${DISPATCH_BATCH} for update skip locked`,
-        );
-        if (rows.length === 0) return 0;
-        await this.queue.addBulk(
-          rows.map((row) => ({
-            name: row.type,
-            // Payloads (transcripts, questions) stay in the database; Redis holds only the id.
-            data: {},
-            opts: {
-              jobId: row.id,
-              delay: row.delay_ms,
-              attempts: row.max_attempts,
-              backoff: { type: 'transcribo' },
-              removeOnComplete: { age: 3_600, count: 1_000 },
-              removeOnFail: { age: 7 * 86_400, count: 5_000 },
-            },
-          })),
-        );
-        const ids = rows.map((row) => row.id);
-        await tx.execute(sql`update jobs set dispatched_at = now()
-                             where id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})`);
-        return rows.length;
-      });
-      total += handed;
-      if (handed < DISPATCH_BATCH) return total;
-    }
+    return dispatchQueued(this.options.db, this.queue);
   }
 
   /** After Redis comes back (perhaps empty), every queued row is handed over again; known ids are ignored. */
   private async redispatchAll(): Promise<void> {
     try {
-      await asSystem(this.options.db, 'hand queued jobs to Redis again', (tx) =>
-        tx.execute(sql`update jobs set dispatched_at = null where status = 'queued' and dispatched_at is not null`),
-      );
+      await forgetDispatches(this.options.db);
       this.wake();
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not re-dispatch queued jobs');
@@ -324,8 +257,7 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     } catch (error) {
       // The database is unreachable: try later, without spending one of the job's attempts.
       this.options.log.warn({ err: error, job_id: jobId }, 'could not claim a job; it will be tried again');
-      await job.moveToDelayed(Date.now() + INFRA_RETRY_MS, token);
-      throw new DelayedError();
+      return retryAfterInfraFailure(job, token);
     }
     if ('skip' in claim) return { status: claim.skip };
     const controller = new AbortController();
@@ -338,77 +270,13 @@ export class BullJobQueue extends EventEmitter<JobEvents> implements JobQueue {
     } finally {
       this.active.delete(jobId);
     }
-    return this.settleInBullMQ(job, token, outcome);
-  }
-
-  private async settleInBullMQ(job: Job, token: string | undefined, outcome: RunOutcome): Promise<ProcessResult> {
-    switch (outcome.kind) {
-      case 'completed':
-      case 'cancelled':
-      case 'lost':
-        return { status: outcome.kind };
-      case 'failed':
-        throw new UnrecoverableError(`${outcome.code}: ${outcome.error}`);
-      case 'retrying':
-        throw new RetryLater(outcome.error, outcome.delayMs);
-      case 'released':
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
-    }
-  }
-
-  /** This process hears its own news at once; other processes through the queue's event stream. */
-  private announce(jobId: string, kind: EventKind, data: Record<string, unknown>, seq: number): void {
-    this.deliver(jobId, kind, data, seq);
-    void this.publish(jobId, kind, data, seq).catch((error: unknown) =>
-      this.options.log.warn({ err: error, job_id: jobId }, 'could not publish a job event'),
-    );
-  }
-
-  private async publish(jobId: string, kind: EventKind, data: Record<string, unknown>, seq: number): Promise<void> {
-    await this.producer.publishEvent(
-      { eventName: EVENT_NAME, jobId, kind, seq: String(seq), origin: this.instanceId, data: JSON.stringify(data) },
-      MAX_STREAM_EVENTS,
-    );
+    return settleInBullMQ(job, token, outcome);
   }
 
   /** Everyone's events: BullMQ's completions and failures, and our progress and segments. */
   private followEvents(): void {
     const events = new QueueEvents(QUEUE_NAME, { connection: this.blockingConnection(), prefix: this.options.prefix });
-    events.on('error', (error: Error) => this.options.log.warn({ err: error }, 'queue events error'));
-    events.on('completed', ({ jobId, returnvalue }) => {
-      const status = (returnvalue as unknown as ProcessResult | null)?.status;
-      if (status && FINAL.has(status)) this.deliver(jobId, 'settled', { status }, 0);
-    });
-    events.on('failed', ({ jobId }) => this.deliver(jobId, 'settled', { status: 'failed' }, 0));
-    events.on(EVENT_NAME as 'error', (args: unknown) => this.onCustomEvent(args as Record<string, string>));
+    this.bridge.follow(events);
     this.queueEvents = events;
-  }
-
-  private onCustomEvent(args: Record<string, string>): void {
-    const { jobId, kind, origin } = args;
-    if (!jobId || origin === this.instanceId) return;
-    try {
-      this.deliver(jobId, kind as EventKind, JSON.parse(args.data ?? '{}') as Record<string, unknown>, Number(args.seq));
-    } catch (error) {
-      this.options.log.warn({ err: error }, 'unreadable job event');
-    }
-  }
-
-  private deliver(jobId: string, kind: EventKind, data: Record<string, unknown>, seq: number): void {
-    switch (kind) {
-      case 'progress':
-        this.emit('progress', jobId, Number(data.progress), seq);
-        break;
-      case 'partial':
-        this.emit('partial', jobId, data, seq);
-        break;
-      case 'settled':
-        if (this.settledIds.has(jobId)) return;
-        this.settledIds.add(jobId);
-        if (this.settledIds.size > SETTLED_MEMORY) this.settledIds.delete(this.settledIds.values().next().value!);
-        this.emit('settled', jobId, data.status as Final);
-        break;
-    }
   }
 }

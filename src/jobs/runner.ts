@@ -4,7 +4,13 @@ import type { JobMetrics } from '../metrics/metrics.js';
 import { asSystem } from '../db/scope.js';
 import type { EnqueueSpec } from './queue.js';
 import type { JobRegistry } from './registry.js';
-import { classifyFailure, retryDelayMs } from './failures.js';
+import { retryDelayMs } from './failures.js';
+import { claimedBy, releaseJob, renewLease } from './job-lease.js';
+import { recordProgress, runReporter } from './job-progress.js';
+import { toJobRow, type RawJob } from './job-rows.js';
+import { reclaimAbandoned, settleQueuedCancels } from './job-recovery.js';
+import { recordCompletion, recordFailure, settleJob, workerLost } from './job-settlement.js';
+import { failureSettlement, type RunOutcome } from './run-outcome.js';
 import { JobInterrupted, type JobHandler, type JobRow, type JobSettlement, type JobStatus } from './types.js';
 
 export interface JobLog {
@@ -20,46 +26,6 @@ export interface JobEventSink {
   settled(jobId: string, status: Extract<JobStatus, 'completed' | 'failed' | 'cancelled'>): void;
 }
 
-export interface RawJob {
-  id: string;
-  user_id: string;
-  type: string;
-  payload_version: number;
-  payload: Record<string, unknown>;
-  status: JobStatus;
-  progress: number;
-  attempts: number;
-  max_attempts: number;
-  created_at?: Date | string;
-  started_at?: Date | string | null;
-}
-
-export function toJobRow(raw: RawJob): JobRow {
-  return {
-    id: raw.id,
-    userId: raw.user_id,
-    type: raw.type,
-    payloadVersion: raw.payload_version,
-    payload: raw.payload,
-    status: raw.status,
-    progress: raw.progress,
-    attempts: raw.attempts,
-    maxAttempts: raw.max_attempts,
-  };
-}
-
-/**
- * How one run of a job ended, from the queue's side: `released` (shutdown: it will resume
- * elsewhere without spending the attempt), `lost` (another worker holds it now), or a status.
- */
-export type RunOutcome =
-  | { kind: 'completed' }
-  | { kind: 'cancelled' }
-  | { kind: 'failed'; error: string; code: string }
-  | { kind: 'retrying'; error: string; delayMs: number }
-  | { kind: 'released' }
-  | { kind: 'lost' };
-
 export interface JobRunnerOptions {
   db: AppDatabase;
   registry: JobRegistry;
@@ -72,10 +38,6 @@ export interface JobRunnerOptions {
   retryDelayMs?: (attempt: number) => number;
   metrics?: JobMetrics;
 }
-
-const PROGRESS_WRITE_MS = 1_000;
-/** Event ids grow across attempts, so a client resuming with Last-Event-ID never skips a new attempt's events. */
-const SEQ_PER_ATTEMPT = 1_000_000;
 
 /**
  * Runs claimed jobs and keeps their rows true: heartbeats, progress, the result committed with the
@@ -127,55 +89,14 @@ export class JobRunner {
     return cancelledQueued;
   }
 
-  /**
-   * Requeues jobs whose worker died (lease expired, or any 'running' job when this is the only
-   * possible worker). A job that already used its last attempt fails instead of looping forever.
-   * Returns the ids put back in the queue.
-   */
+  /** Requeues (or, out of attempts, fails) jobs whose worker died; returns the ids put back in the queue. */
   async reclaim(): Promise<string[]> {
-    // One transaction: the rows stay locked from the check to the update, so a worker that
-    // renews its lease or claims the job meanwhile cannot have it taken from under it.
-    const { lost, requeued } = await asSystem(this.options.db, 'recover jobs of dead workers', async (tx) => {
-      const abandoned = await queryRows<RawJob>(
-        tx,
-        sql`select * from jobs where status = 'running' and locked_until < now() for update skip locked`,
-      );
-      const lost: string[] = [];
-      const requeued: string[] = [];
-      for (const raw of abandoned) {
-        const job = toJobRow(raw);
-        if (job.attempts >= job.maxAttempts) {
-          await this.settle(tx, job, this.options.registry.get(job.type), workerLost());
-          lost.push(job.id);
-        } else {
-          await tx.execute(sql`update jobs set status = 'queued', locked_by = null, locked_until = null,
-                               dispatched_at = null, updated_at = now() where id = ${job.id}`);
-          requeued.push(job.id);
-        }
-        this.options.log.warn({ job_id: job.id, attempts: job.attempts }, 'recovered a job whose worker stopped');
-      }
-      return { lost, requeued };
-    });
-    for (const id of lost) this.options.events.settled(id, 'failed');
-    return requeued;
+    return reclaimAbandoned(this.options);
   }
 
-  /**
-   * A cancel can arrive while a job is between workers (released at shutdown, requeued after a
-   * crash or a failed attempt); such a job is never claimed again, so it is settled here.
-   */
+  /** Settles cancels of jobs between workers, which no worker will claim again. */
   async settleCancelRequests(): Promise<void> {
-    const cancelled = await asSystem(this.options.db, 'settle requested cancellations', async (tx) => {
-      const rows = await queryRows<RawJob>(
-        tx,
-        sql`select * from jobs where status = 'queued' and cancel_requested for update skip locked`,
-      );
-      for (const raw of rows) {
-        await this.settle(tx, toJobRow(raw), this.options.registry.get(raw.type), { status: 'cancelled' });
-      }
-      return rows.map((r) => r.id);
-    });
-    for (const id of cancelled) this.options.events.settled(id, 'cancelled');
+    await settleQueuedCancels(this.options);
   }
 
   /** Claims the next runnable job of a known type, oldest first (the database is the queue). */
@@ -184,7 +105,7 @@ export class JobRunner {
     const [raw] = await asSystem(this.options.db, 'claim the next job', (tx) =>
       queryRows<RawJob>(
         tx,
-        sql`update jobs set ${this.claimedBy()}
+        sql`update jobs set ${claimedBy(this.workerId, this.options.leaseMs)}
             where id = (select id from jobs
                         where status = 'queued' and run_after <= now() and not cancel_requested
                           and type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})
@@ -208,7 +129,7 @@ export class JobRunner {
       // The common case, a queued job nobody cancelled, in one statement.
       const [queued] = await queryRows<RawJob>(
         tx,
-        sql`update jobs set ${this.claimedBy()}
+        sql`update jobs set ${claimedBy(this.workerId, this.options.leaseMs)}
             where id = ${jobId} and status = 'queued' and not cancel_requested
             returning *`,
       );
@@ -233,7 +154,7 @@ export class JobRunner {
       }
       const claimed = await queryRows<RawJob>(
         tx,
-        sql`update jobs set ${this.claimedBy()}
+        sql`update jobs set ${claimedBy(this.workerId, this.options.leaseMs)}
             where id = ${jobId}
             returning *`,
       );
@@ -252,16 +173,6 @@ export class JobRunner {
       this.options.metrics?.jobStarted(raw.type, waited / 1000);
     }
     return toJobRow(raw);
-  }
-
-  /** The assignments that make a job this worker's: one claim shape for every way a job is claimed. */
-  private claimedBy() {
-    return sql`status = 'running', locked_by = ${this.workerId}, locked_until = ${this.leaseEnd()},
-               attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()`;
-  }
-
-  private leaseEnd() {
-    return sql`now() + ${`${this.options.leaseMs} milliseconds`}::interval`;
   }
 
   /** Runs a claimed job to an outcome. Never throws: bookkeeping failures are logged and reported as `lost`. */
@@ -287,44 +198,21 @@ export class JobRunner {
       void write.finally(() => writes.delete(write));
     };
     const heartbeat = setInterval(
-      () => track(this.heartbeat(job.id, controller)),
+      () => track(renewLease(this.options, job.id, controller)),
       Math.max(100, this.options.leaseMs / 3),
     );
     const deadline = this.options.timeoutMs
       ? setTimeout(() => controller.abort(new JobInterrupted('timeout')), this.options.timeoutMs)
       : undefined;
-    let seq = job.attempts * SEQ_PER_ATTEMPT;
-    let lastProgressWrite = 0;
-    let lastPercent = job.progress;
-    const progress = (percent: number) => {
-      const value = Math.max(0, Math.min(100, Math.round(percent)));
-      if (value === lastPercent) return;
-      lastPercent = value;
-      this.options.events.progress(job.id, value, ++seq);
-      if (Date.now() - lastProgressWrite < PROGRESS_WRITE_MS) return;
-      lastProgressWrite = Date.now();
-      track(this.writeProgress(job, handler, value));
-    };
+    const { progress, partial } = runReporter(job, this.options.events, (percent) =>
+      track(recordProgress(this.options, job, handler, percent)),
+    );
     try {
       const payload = handler.parse(job.payload, job.payloadVersion);
-      const partial = (data: Record<string, unknown>) => this.options.events.partial(job.id, data, ++seq);
       const success = await handler.run({ job, payload, signal: controller.signal, progress, partial });
       // A handler that finished despite its signal: the interruption wins, nothing is committed.
       if (controller.signal.aborted) throw controller.signal.reason;
-      const committed = await asSystem(this.options.db, 'record a finished job', async (tx) => {
-        const rows = await queryRows<{ id: string }>(
-          tx,
-          sql`update jobs set status = 'completed', progress = 100, result = ${JSON.stringify(success.result)}::jsonb,
-                     error = null, error_code = null, finished_at = now(), locked_by = null, locked_until = null,
-                     updated_at = now()
-              where id = ${job.id} and status = 'running' and locked_by = ${this.workerId}
-              returning id`,
-        );
-        if (rows.length === 0) return false;
-        await success.commit(tx);
-        return true;
-      });
-      if (!committed) {
+      if (!(await recordCompletion(this.options, job, success))) {
         this.options.log.warn({ job_id: job.id }, 'job finished after losing its lease; result discarded');
         return { kind: 'lost' };
       }
@@ -343,44 +231,13 @@ export class JobRunner {
     const reason: unknown = signal.aborted ? signal.reason : undefined;
     if (reason instanceof JobInterrupted && (reason.why === 'shutdown' || reason.why === 'lease_lost')) {
       // Shutdown or lost lease: not the job's fault. Hand it back without spending the attempt.
-      const released = await asSystem(this.options.db, 'release an interrupted job', (tx) =>
-        queryRows<{ id: string }>(
-          tx,
-          sql`update jobs set status = 'queued', locked_by = null, locked_until = null,
-                     attempts = greatest(attempts - 1, 0), updated_at = now()
-              where id = ${job.id} and status = 'running' and locked_by = ${this.workerId}
-              returning id`,
-        ),
-      );
+      const released = await releaseJob(this.options, job.id);
       this.options.log.info({ job_id: job.id, why: reason.why }, 'job interrupted; it will resume');
-      return released.length > 0 ? { kind: 'released' } : { kind: 'lost' };
+      return released ? { kind: 'released' } : { kind: 'lost' };
     }
-    const failure =
-      reason instanceof JobInterrupted
-        ? reason.why === 'timeout'
-          ? {
-              permanent: true,
-              code: 'job_timeout',
-              message: `The job ran longer than ${Math.round((this.options.timeoutMs ?? 0) / 1000)} s and was stopped (JOB_TIMEOUT_SECONDS)`,
-            }
-          : null
-        : classifyFailure(error);
-    const settlement: JobSettlement = !failure
-      ? { status: 'cancelled' }
-      : failure.permanent || job.attempts >= job.maxAttempts
-        ? { status: 'failed', error: failure.message, code: failure.code }
-        : { status: 'retrying', error: failure.message, attempt: job.attempts };
+    const settlement = failureSettlement(job, reason, error, this.options.timeoutMs);
     const delayMs = settlement.status === 'retrying' ? (this.options.retryDelayMs ?? retryDelayMs)(settlement.attempt) : 0;
-    const settled = await asSystem(this.options.db, 'record a failed job', async (tx) => {
-      const [owned] = await queryRows<{ id: string }>(
-        tx,
-        sql`select id from jobs where id = ${job.id} and status = 'running' and locked_by = ${this.workerId} for update`,
-      );
-      if (!owned) return false;
-      await this.settle(tx, job, handler, settlement, delayMs);
-      return true;
-    });
-    if (!settled) return { kind: 'lost' };
+    if (!(await recordFailure(this.options, job, handler, settlement, delayMs))) return { kind: 'lost' };
     switch (settlement.status) {
       case 'retrying':
         this.options.log.warn({ job_id: job.id, attempt: job.attempts, err: error }, 'job failed; will retry');
@@ -403,64 +260,6 @@ export class JobRunner {
     settlement: JobSettlement,
     retryDelay = 0,
   ): Promise<void> {
-    switch (settlement.status) {
-      case 'cancelled':
-        await tx.execute(sql`update jobs set status = 'cancelled', finished_at = now(), locked_by = null,
-                                    locked_until = null, updated_at = now() where id = ${job.id}`);
-        break;
-      case 'failed':
-        await tx.execute(sql`update jobs set status = 'failed', error = ${settlement.error},
-                                    error_code = ${settlement.code}, finished_at = now(), locked_by = null,
-                                    locked_until = null, updated_at = now() where id = ${job.id}`);
-        break;
-      case 'retrying':
-        await tx.execute(sql`update jobs set status = 'queued', error = ${settlement.error}, locked_by = null,
-                                    locked_until = null, updated_at = now(),
-                                    run_after = now() + ${`${retryDelay} milliseconds`}::interval
-                             where id = ${job.id}`);
-        break;
-    }
-    await handler?.onSettled(tx, job, settlement);
+    await settleJob(tx, job, handler, settlement, retryDelay);
   }
-
-  private async heartbeat(jobId: string, controller: AbortController): Promise<void> {
-    try {
-      const [row] = await asSystem(this.options.db, 'renew a job lease', (tx) =>
-        queryRows<{ cancel_requested: boolean }>(
-          tx,
-          sql`update jobs set locked_until = ${this.leaseEnd()}
-              where id = ${jobId} and status = 'running' and locked_by = ${this.workerId}
-              returning cancel_requested`,
-        ),
-      );
-      if (!row) controller.abort(new JobInterrupted('lease_lost'));
-      else if (row.cancel_requested) controller.abort(new JobInterrupted('cancelled'));
-    } catch (error) {
-      this.options.log.warn({ err: error, job_id: jobId }, 'could not renew job lease');
-    }
-  }
-
-  private async writeProgress(job: JobRow, handler: JobHandler, percent: number): Promise<void> {
-    try {
-      await asSystem(this.options.db, 'record job progress', async (tx) => {
-        const owned = await queryRows<{ id: string }>(
-          tx,
-          sql`update jobs set progress = ${percent}, updated_at = now()
-              where id = ${job.id} and status = 'running' and locked_by = ${this.workerId}
-              returning id`,
-        );
-        if (owned.length > 0) await handler.onProgress?.(tx, job, percent);
-      });
-    } catch (error) {
-      this.options.log.warn({ err: error, job_id: job.id }, 'could not record job progress');
-    }
-  }
-}
-
-function workerLost(): JobSettlement {
-  return {
-    status: 'failed',
-    error: 'The worker running this job stopped unexpectedly, and no attempts are left',
-    code: 'worker_lost',
-  };
 }

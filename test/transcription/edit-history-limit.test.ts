@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
+import { transcriptionVersions } from '../../src/db/schema.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser } from '../helpers/factory.js';
@@ -34,10 +35,13 @@ describeEachDatabase(
       assert.equal(page.current_version, 6);
       assert.deepEqual(page.items.map((v) => v.version), [6, 5, 4, 1]);
       const stored = await asSystem(database.db, 'test counts the stored versions', (tx) =>
-        tx.execute<{ version: number }>(sql`select version from transcription_versions
-          where transcription_id = ${entry.transcription.id} order by version`),
+        tx
+          .select({ version: transcriptionVersions.version })
+          .from(transcriptionVersions)
+          .where(eq(transcriptionVersions.transcriptionId, entry.transcription.id))
+          .orderBy(asc(transcriptionVersions.version)),
       );
-      assert.deepEqual(stored.rows.map((r) => r.version), [1, 4, 5, 6]);
+      assert.deepEqual(stored.map((r) => r.version), [1, 4, 5, 6]);
 
       assert.equal((await call('GET', '/versions/2')).statusCode, 404);
       assert.equal((await call('GET', '/versions/3')).statusCode, 404);

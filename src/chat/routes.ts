@@ -3,10 +3,10 @@ import { Type } from 'typebox';
 import { userIdOf } from '../http/auth-plugin.js';
 import { abortOnDisconnect } from '../http/sse.js';
 import { problemResponses } from '../http/problem.js';
-import { IdParams, Page, PageQuery } from '../http/schemas.js';
+import { IdParams, Page } from '../http/schemas.js';
 import type { CompletionService } from './completion.js';
 import { LIMITS_DOC } from './completion-schemas.js';
-import { ChatSession, ChatSessionWithMessages, CreateMessageBody, CreateSessionBody, MessageWithReply } from './schemas.js';
+import { ChatSession, ChatSessionWithMessages, CreateMessageBody, CreateSessionBody, MessageWithReply, SessionListQuery } from './schemas.js';
 import type { ChatService } from './service.js';
 
 const tags = ['chat'];
@@ -35,7 +35,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; completi
       schema: {
         tags,
         summary: 'Your chat sessions, newest first',
-        querystring: PageQuery,
+        querystring: SessionListQuery,
         response: { 200: Page(ChatSession), ...problemResponses(401, 422) },
       },
     },

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Nullable } from '../http/schemas.js';
+import { Nullable, PageQuery } from '../http/schemas.js';
 
 /** Roles as stored: `system` only on rows written before clients were refused it (sent to models as user text). */
 /** The `redact` field of every request that asks a model. */
@@ -51,6 +51,13 @@ export const ChatSession = Type.Object({
   transcription_id: Nullable(Type.String({ format: 'uuid' })),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const SessionListQuery = Type.Object({
+  ...PageQuery.properties,
+  transcription_id: Type.Optional(
+    Type.String({ format: 'uuid', description: "Only the sessions about this transcription (a transcript's earlier conversations)" }),
+  ),
 });
 
 export const ChatSessionWithMessages = Type.Object({

@@ -100,12 +100,17 @@ export class ChatService {
     });
   }
 
-  listSessions(userId: string, page: { limit: number; cursor?: string }) {
+  listSessions(userId: string, page: { limit: number; cursor?: string; transcription_id?: string }) {
     return withUser(this.db, userId, async (tx) => {
       const rows = await tx
         .select()
         .from(chatSessions)
-        .where(page.cursor ? lt(chatSessions.id, page.cursor) : undefined)
+        .where(
+          and(
+            page.cursor ? lt(chatSessions.id, page.cursor) : undefined,
+            page.transcription_id ? eq(chatSessions.transcriptionId, page.transcription_id) : undefined,
+          ),
+        )
         .orderBy(desc(chatSessions.id))
         .limit(page.limit + 1);
       return toPage(rows, page.limit, toSessionView);

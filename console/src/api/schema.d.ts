@@ -5322,6 +5322,8 @@ export interface paths {
                     /** @description The next_cursor of the previous page */
                     cursor?: string;
                     limit?: number;
+                    /** @description Only the sessions about this transcription (a transcript's earlier conversations) */
+                    transcription_id?: string;
                 };
                 header?: never;
                 path?: never;

@@ -2,6 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import { problemText } from '../api/client';
 import { readEvents } from '../api/events';
 import { useI18n } from '../i18n';
+import { ChatHistory, type EarlierTurn } from './chat-history';
 import { CitedText, citeTargets, type CiteTarget } from './citations';
 
 export interface ChatCitation {
@@ -43,6 +44,19 @@ export function ChatPanel(props: {
   const [busy, setBusy] = useState(false);
   const session = useRef<string | null>(null);
   const aborter = useRef<AbortController | null>(null);
+  // Bumped after each answer, so that a conversation begun here joins the earlier ones' list.
+  const [answered, setAnswered] = useState(0);
+
+  const reopen = (sessionId: string, earlier: EarlierTurn[]) => {
+    if (busy) return;
+    session.current = sessionId;
+    setTurns(earlier.map((turn) => ({ ...turn, done: true, error: null })));
+  };
+  const startOver = () => {
+    if (busy) return;
+    session.current = null;
+    setTurns([]);
+  };
 
   const update = (index: number, change: (turn: Turn) => Turn) => setTurns((all) => all.map((turn, i) => (i === index ? change(turn) : turn)));
 
@@ -81,6 +95,7 @@ export function ChatPanel(props: {
     } finally {
       update(index, (turn) => ({ ...turn, done: true }));
       setBusy(false);
+      setAnswered((n) => n + 1);
     }
   };
 
@@ -89,6 +104,9 @@ export function ChatPanel(props: {
   return (
     <section class="card chat" aria-labelledby="chat-heading">
       <Heading id="chat-heading">{scope === 'all' ? t('chat.headingAll') : t('chat.heading')}</Heading>
+      {transcriptionId && (
+        <ChatHistory transcriptionId={transcriptionId} current={session.current} refresh={answered} onOpen={reopen} onNew={startOver} />
+      )}
       <ol class="turns">
         {turns.map((turn, i) => (
           <li key={i} class="turn">

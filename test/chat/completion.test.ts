@@ -1,14 +1,26 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, beforeEach, test } from 'node:test';
-import type { ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
+import type { App } from '../../src/app.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
-import { bearer, createTextEntry, registerUser } from '../helpers/factory.js';
-import { fakeServer, json, sse, startSse, within, type Received } from '../helpers/fake-llm.js';
+import { bearer, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
+import {
+  anthropicMessage,
+  endOpenaiStream,
+  fakeLlmEnv,
+  fakeServer,
+  json,
+  openaiChunk,
+  openaiCompletion,
+  slowOpenaiStream,
+  sse,
+  startSse,
+  type Received,
+} from '../helpers/fake-llm.js';
+import { hangUpMidStream } from '../helpers/stream-hang-up.js';
 
 const TRANSCRIPT =
   'Good morning everyone. The marketing budget rises by ten percent next quarter. ' +
@@ -23,23 +35,11 @@ function openaiAnswer(res: ServerResponse, body: Received['body'], text: string)
   if (body.stream) {
     startSse(res);
     const words = text.match(/\S+\s*/g) ?? [];
-    for (const [i, word] of words.entries()) {
-      sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: word } : { content: word }, finish_reason: null }] });
-    }
-    sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-    sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [], usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 } });
-    sse(res, null, '[DONE]');
-    res.end();
+    for (const [i, word] of words.entries()) sse(res, null, openaiChunk(i === 0 ? { role: 'assistant', content: word } : { content: word }));
+    endOpenaiStream(res, { prompt_tokens: 30, completion_tokens: 12 });
     return;
   }
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 },
-  });
+  json(res, 200, openaiCompletion(text));
 }
 
 const openai = await fakeServer(async (req, res) => {
@@ -64,28 +64,13 @@ const openai = await fakeServer(async (req, res) => {
       return json(res, 500, { error: { message: 'boom', type: 'server_error' } });
     case 'hang':
       return; // never answers
-    case 'slow-stream': {
-      startSse(res);
-      for (let i = 0; i < 50 && !res.destroyed; i++) {
-        sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta: { content: `w${i} ` }, finish_reason: null }] });
-        await sleep(50);
-      }
-      res.end();
-      return;
-    }
+    case 'slow-stream':
+      return slowOpenaiStream(res, 50, 50);
   }
 });
 
 const anthropic = await fakeServer(async (_req, res) => {
-  json(res, 200, {
-    id: 'msg',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-test',
-    content: [{ type: 'text', text: 'Claude says the budget rises [1].' }],
-    stop_reason: 'end_turn',
-    usage: { input_tokens: 20, output_tokens: 8 },
-  });
+  json(res, 200, anthropicMessage('Claude says the budget rises [1].'));
 });
 
 after(async () => {
@@ -94,12 +79,7 @@ after(async () => {
 });
 
 const LLM_ENV = {
-  OPENAI_BASE_URL: `${openai.origin}/v1`,
-  OPENAI_API_KEY: 'sk-test',
-  LLM_MODEL: 'gpt-test',
-  ANTHROPIC_BASE_URL: anthropic.origin,
-  ANTHROPIC_API_KEY: 'sk-ant-test',
-  LLM_ALLOWED_MODELS: 'anthropic:claude-test',
+  ...fakeLlmEnv(openai, anthropic),
   LLM_MAX_RETRIES: '2',
   LLM_RETRY_BASE_MS: '5',
   LLM_TIMEOUT_MS: '700',
@@ -109,6 +89,20 @@ beforeEach(() => {
   mode = 'answer';
   answer = 'The budget rises by ten percent [1]. Invented detail [99].';
 });
+
+/** A new user with TRANSCRIPT as a text entry. */
+async function userWithTranscript(app: App) {
+  const user = await registerUser(app);
+  const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
+  return { user, entry };
+}
+
+/** POSTs to `url` as `user`. */
+function post(app: App, user: TestUser, url: string, payload?: object, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url, headers: { ...bearer(user.accessToken), ...headers }, ...(payload && { payload }) });
+}
+
+const COMPLETION = '/api/v1/chat/completion';
 
 function lastPrompt(): string {
   const body = openai.requests.at(-1)!.body;
@@ -120,14 +114,8 @@ describeEachDatabase(
   (ctx) => {
     test('a grounded answer keeps only real citations, maps them to times, and stores usage', async () => {
       const { app } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: bearer(user.accessToken),
-        payload: { transcription_id: entry.transcription.id, message: 'What happens to the budget?' },
-      });
+      const { user, entry } = await userWithTranscript(app);
+      const res = await post(app, user, COMPLETION, { transcription_id: entry.transcription.id, message: 'What happens to the budget?' });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
       assert.equal(body.content, 'The budget rises by ten percent [1]. Invented detail.');
@@ -159,14 +147,8 @@ describeEachDatabase(
 
     test('streamed: SSE deltas in order, then a done event with citations and usage', async () => {
       const { app } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: { ...bearer(user.accessToken), accept: 'text/event-stream' },
-        payload: { transcription_id: entry.transcription.id, message: 'Budget?' },
-      });
+      const { user, entry } = await userWithTranscript(app);
+      const res = await post(app, user, COMPLETION, { transcription_id: entry.transcription.id, message: 'Budget?' }, { accept: 'text/event-stream' });
       assert.equal(res.statusCode, 200);
       assert.match(String(res.headers['content-type']), /^text\/event-stream/);
       const events = res.body
@@ -188,33 +170,14 @@ describeEachDatabase(
     test('a client that disconnects mid-stream aborts the provider request', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const { port } = app.server.address() as AddressInfo;
       mode = 'slow-stream';
-      const before = openai.requests.length;
-      await new Promise<void>((resolve, reject) => {
-        const req = http.request(
-          { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/chat/completion', headers: { ...bearer(user.accessToken), 'content-type': 'application/json' } },
-          (res) => {
-            res.once('data', () => {
-              req.destroy();
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => undefined);
-        req.end(JSON.stringify({ message: 'Talk for a while', stream: true }));
-        setTimeout(() => reject(new Error('no data')), 5_000).unref();
-      });
-      await openai.received(before + 1);
-      await within(openai.requests[before]!.closedEarly, 2_000, 'the provider request to be aborted');
+      await hangUpMidStream(app, user, openai, { firstBytes: 5_000, aborted: 2_000 });
     });
 
     test('429 then success is retried; 500s until giving up are 502; a hanging provider is 504', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const ask = () =>
-        app.inject({ method: 'POST', url: '/api/v1/chat/completion', headers: bearer(user.accessToken), payload: { message: 'Hello?' } });
+      const ask = () => post(app, user, COMPLETION, { message: 'Hello?' });
 
       mode = 'rate-limit-once';
       let before = openai.requests.length;
@@ -240,44 +203,25 @@ describeEachDatabase(
       const owner = await registerUser(app);
       const other = await registerUser(app);
       const entry = await createTextEntry(app, owner, { original_text: TRANSCRIPT, language: 'en' });
-      const stolen = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: bearer(other.accessToken),
-        payload: { transcription_id: entry.transcription.id, message: 'What was said?' },
-      });
+      const stolen = await post(app, other, COMPLETION, { transcription_id: entry.transcription.id, message: 'What was said?' });
       assert.equal(stolen.statusCode, 404);
-      const ownSession = await app.inject({ method: 'POST', url: '/api/v1/chat/sessions', headers: bearer(owner.accessToken), payload: {} });
-      for (const url of ['/api/v1/chat/completion', '/api/v1/chat/completion/async']) {
-        const res = await app.inject({
-          method: 'POST',
-          url,
-          headers: bearer(other.accessToken),
-          payload: { session_id: ownSession.json().id, message: 'Let me in' },
-        });
+      const ownSession = await post(app, owner, '/api/v1/chat/sessions', {});
+      for (const url of [COMPLETION, `${COMPLETION}/async`]) {
+        const res = await post(app, other, url, { session_id: ownSession.json().id, message: 'Let me in' });
         assert.equal(res.statusCode, 404, url);
       }
-      const intrusion = await app.inject({
-        method: 'POST',
-        url: `/api/v1/audio/${entry.id}/summary`,
-        headers: bearer(other.accessToken),
-      });
+      const intrusion = await post(app, other, `/api/v1/audio/${entry.id}/summary`);
       assert.equal(intrusion.statusCode, 404);
 
-      const notAllowed = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: bearer(owner.accessToken),
-        payload: { message: 'Hi', provider: 'openai', model: 'gpt-expensive' },
-      });
+      const notAllowed = await post(app, owner, COMPLETION, { message: 'Hi', provider: 'openai', model: 'gpt-expensive' });
       assert.equal(notAllowed.statusCode, 422);
       assert.equal(notAllowed.json().code, 'model_not_allowed');
 
-      const claude = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: bearer(owner.accessToken),
-        payload: { transcription_id: entry.transcription.id, message: 'Budget?', provider: 'anthropic', model: 'claude-test' },
+      const claude = await post(app, owner, COMPLETION, {
+        transcription_id: entry.transcription.id,
+        message: 'Budget?',
+        provider: 'anthropic',
+        model: 'claude-test',
       });
       assert.equal(claude.statusCode, 200, claude.body);
       assert.equal(claude.json().provider, 'anthropic');
@@ -287,57 +231,30 @@ describeEachDatabase(
 
     test('session messages: a user message is answered with the session’s history and transcript', async () => {
       const { app } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
-      const session = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/sessions',
-        headers: bearer(user.accessToken),
-        payload: { title: 'Q', transcription_id: entry.transcription.id },
-      });
-      const id = session.json().id;
-      const first = await app.inject({
-        method: 'POST',
-        url: `/api/v1/chat/sessions/${id}/messages`,
-        headers: bearer(user.accessToken),
-        payload: { content: 'What about the budget?' },
-      });
+      const { user, entry } = await userWithTranscript(app);
+      const session = await post(app, user, '/api/v1/chat/sessions', { title: 'Q', transcription_id: entry.transcription.id });
+      const messagesUrl = `/api/v1/chat/sessions/${session.json().id}/messages`;
+      const first = await post(app, user, messagesUrl, { content: 'What about the budget?' });
       assert.equal(first.statusCode, 201, first.body);
       assert.equal(first.json().role, 'user');
       assert.equal(first.json().reply.role, 'assistant');
       assert.equal(first.json().reply.citations.length, 1);
 
       answer = 'Maria sends it [3].';
-      const second = await app.inject({
-        method: 'POST',
-        url: `/api/v1/chat/sessions/${id}/messages`,
-        headers: bearer(user.accessToken),
-        payload: { content: 'Who sends the report?' },
-      });
+      const second = await post(app, user, messagesUrl, { content: 'Who sends the report?' });
       assert.equal(second.json().reply.content, 'Maria sends it [3].');
       const prompt = lastPrompt();
       assert.match(prompt, /user: What about the budget\?\nassistant: The budget rises/);
       assert.match(prompt, /Maria will send the report/);
 
-      const quiet = await app.inject({
-        method: 'POST',
-        url: `/api/v1/chat/sessions/${id}/messages`,
-        headers: bearer(user.accessToken),
-        payload: { content: 'Just a note', reply: false },
-      });
+      const quiet = await post(app, user, messagesUrl, { content: 'Just a note', reply: false });
       assert.equal(quiet.json().reply, null);
     });
 
     test('async completion: 202 with a job; the answer lands in the session and on the job', async () => {
       const { app } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion/async',
-        headers: bearer(user.accessToken),
-        payload: { transcription_id: entry.transcription.id, message: 'Budget?' },
-      });
+      const { user, entry } = await userWithTranscript(app);
+      const res = await post(app, user, `${COMPLETION}/async`, { transcription_id: entry.transcription.id, message: 'Budget?' });
       assert.equal(res.statusCode, 202, res.body);
       const { job_id, session_id } = res.json();
       let job;
@@ -356,11 +273,11 @@ describeEachDatabase(
 
     test('summary: structured output with citations, stored, reused without a call until the transcript changes', async () => {
       const { app, database } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
+      const { user, entry } = await userWithTranscript(app);
+      const summarise = () => post(app, user, `/api/v1/audio/${entry.id}/summary`);
       mode = 'summary';
       const before = openai.requests.length;
-      const first = await app.inject({ method: 'POST', url: `/api/v1/audio/${entry.id}/summary`, headers: bearer(user.accessToken) });
+      const first = await summarise();
       assert.equal(first.statusCode, 200, first.body);
       const s = first.json();
       assert.equal(s.summary, 'A short meeting about the budget.');
@@ -374,24 +291,23 @@ describeEachDatabase(
       assert.equal(openai.requests.length - before, 1);
       assert.deepEqual(openai.requests.at(-1)!.body.response_format, { type: 'json_object' });
 
-      const again = await app.inject({ method: 'POST', url: `/api/v1/audio/${entry.id}/summary`, headers: bearer(user.accessToken) });
+      const again = await summarise();
       assert.equal(again.json().cached, true);
       assert.equal(openai.requests.length - before, 1, 'no second LLM call');
 
       await asSystem(database.db, 'test: the transcript is corrected', (tx) =>
         tx.execute(sql`update transcript_segments set text = 'Lunch moves to one o''clock.' where transcription_id = ${entry.transcription.id} and index = 2`),
       );
-      const changed = await app.inject({ method: 'POST', url: `/api/v1/audio/${entry.id}/summary`, headers: bearer(user.accessToken) });
+      const changed = await summarise();
       assert.equal(changed.json().cached, false);
       assert.equal(openai.requests.length - before, 2);
     });
 
     test('summary: a model that answers in prose instead of the JSON asked for is a 502, not a 500', async () => {
       const { app } = ctx();
-      const user = await registerUser(app);
-      const entry = await createTextEntry(app, user, { original_text: TRANSCRIPT, language: 'en' });
+      const { user, entry } = await userWithTranscript(app);
       mode = 'answer';
-      const res = await app.inject({ method: 'POST', url: `/api/v1/audio/${entry.id}/summary`, headers: bearer(user.accessToken) });
+      const res = await post(app, user, `/api/v1/audio/${entry.id}/summary`);
       assert.equal(res.statusCode, 502, res.body);
       assert.equal(res.json().code, 'llm_invalid_reply');
       assert.match(res.json().detail, /not a JSON object/);
@@ -412,12 +328,7 @@ describeEachDatabase(
         original_text: `${filler} The secret launch date is the fifth of May. ${filler}`,
         language: 'en',
       });
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/chat/completion',
-        headers: bearer(user.accessToken),
-        payload: { transcription_id: entry.transcription.id, message: 'When is the launch date?' },
-      });
+      const res = await post(app, user, COMPLETION, { transcription_id: entry.transcription.id, message: 'When is the launch date?' });
       assert.equal(res.statusCode, 200, res.body);
       const prompt = lastPrompt();
       assert.match(prompt, /\[40\] .*secret launch date/);
@@ -433,26 +344,17 @@ describeEachDatabase('chat without a configured provider', (ctx) => {
   test('503 llm_not_configured naming the variables; session messages are stored without a reply', async () => {
     const { app } = ctx();
     const user = await registerUser(app);
-    const res = await app.inject({ method: 'POST', url: '/api/v1/chat/completion', headers: bearer(user.accessToken), payload: { message: 'Hi' } });
+    const res = await post(app, user, COMPLETION, { message: 'Hi' });
     assert.equal(res.statusCode, 503);
     assert.equal(res.json().code, 'llm_not_configured');
     assert.match(res.json().detail, /OPENAI_API_KEY/);
     assert.match(res.json().detail, /ANTHROPIC_API_KEY/);
-    const session = await app.inject({ method: 'POST', url: '/api/v1/chat/sessions', headers: bearer(user.accessToken), payload: {} });
-    const note = await app.inject({
-      method: 'POST',
-      url: `/api/v1/chat/sessions/${session.json().id}/messages`,
-      headers: bearer(user.accessToken),
-      payload: { content: 'stored only' },
-    });
+    const session = await post(app, user, '/api/v1/chat/sessions', {});
+    const messagesUrl = `/api/v1/chat/sessions/${session.json().id}/messages`;
+    const note = await post(app, user, messagesUrl, { content: 'stored only' });
     assert.equal(note.statusCode, 201);
     assert.equal(note.json().reply, null);
-    const forced = await app.inject({
-      method: 'POST',
-      url: `/api/v1/chat/sessions/${session.json().id}/messages`,
-      headers: bearer(user.accessToken),
-      payload: { content: 'answer me', reply: true },
-    });
+    const forced = await post(app, user, messagesUrl, { content: 'answer me', reply: true });
     assert.equal(forced.statusCode, 503);
   });
 });

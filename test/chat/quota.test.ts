@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import http, { type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { after, beforeEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '../../src/app.js';
@@ -13,7 +12,8 @@ import { describeEachDatabase } from '../helpers/app.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase } from '../helpers/databases.js';
 import { bearer, registerUser, uniqueEmail, type TestUser } from '../helpers/factory.js';
-import { fakeServer, json, sse, startSse, within, type Received } from '../helpers/fake-llm.js';
+import { fakeLlmEnv, fakeServer, json, openaiCompletion, slowOpenaiStream, within, type Received } from '../helpers/fake-llm.js';
+import { hangUpMidStream } from '../helpers/stream-hang-up.js';
 
 /*
  * LLM_DAILY_TOKEN_LIMIT under concurrency. The fake model spends everything it is allowed:
@@ -50,14 +50,7 @@ function lastQuestion(body: Received['body']): string {
 function answer(res: ServerResponse, body: Received['body']) {
   const usage = { prompt_tokens: promptTokens(body), completion_tokens: body.max_tokens ?? 4096 };
   served.push({ question: lastQuestion(body), usage });
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(usage.completion_tokens).trim() }, finish_reason: 'length' }],
-    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
-  });
+  json(res, 200, openaiCompletion('word '.repeat(usage.completion_tokens).trim(), usage, 'length'));
 }
 
 const openai = await fakeServer(async (req, res) => {
@@ -68,15 +61,8 @@ const openai = await fakeServer(async (req, res) => {
       return answer(res, req.body);
     case 'fail':
       return json(res, 400, { error: { message: 'this model does not exist', type: 'invalid_request_error' } });
-    case 'slow-stream': {
-      startSse(res);
-      for (let i = 0; i < 200 && !res.destroyed; i++) {
-        sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta: { content: `w${i} ` }, finish_reason: null }] });
-        await sleep(20);
-      }
-      res.end();
-      return;
-    }
+    case 'slow-stream':
+      return slowOpenaiStream(res, 200, 20);
   }
 });
 
@@ -88,9 +74,7 @@ beforeEach(() => {
 });
 
 const LLM_ENV = {
-  OPENAI_BASE_URL: `${openai.origin}/v1`,
-  OPENAI_API_KEY: 'sk-test',
-  LLM_MODEL: 'gpt-test',
+  ...fakeLlmEnv(openai),
   LLM_MAX_RETRIES: '0',
   LLM_TIMEOUT_MS: '10000',
   LLM_MAX_OUTPUT_TOKENS: String(MAX_OUTPUT),
@@ -234,26 +218,8 @@ describeEachDatabase(
     test('a client that disconnects mid-stream is charged an estimate, never left holding the reservation', async () => {
       const { app, database } = ctx();
       const user = await registerUser(app);
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const { port } = app.server.address() as AddressInfo;
       mode = 'slow-stream';
-      const before = openai.requests.length;
-      await new Promise<void>((resolve, reject) => {
-        const req = http.request(
-          { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/chat/completion', headers: { ...bearer(user.accessToken), 'content-type': 'application/json' } },
-          (res) => {
-            res.once('data', () => {
-              req.destroy();
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => undefined);
-        req.end(JSON.stringify({ message: 'Talk for a while', stream: true }));
-        setTimeout(() => reject(new Error('no data')), 10_000).unref();
-      });
-      await openai.received(before + 1);
-      await within(openai.requests[before]!.closedEarly, 5_000, 'the provider request to be aborted');
+      await hangUpMidStream(app, user, openai, { firstBytes: 10_000, aborted: 5_000 });
       let rows: LedgerRow[] = [];
       for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
         rows = await ledger(database.db, user);

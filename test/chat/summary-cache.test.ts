@@ -13,7 +13,7 @@ import { newId } from '../../src/db/ids.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
-import { fakeServer, json, type FakeServer } from '../helpers/fake-llm.js';
+import { anthropicMessage, fakeLlmEnv, fakeServer, json, openaiCompletion, type FakeServer } from '../helpers/fake-llm.js';
 
 const TRANSCRIPT =
   'Ana: Good morning everyone. The marketing budget rises by ten percent next quarter.\n' +
@@ -29,44 +29,17 @@ function summaryJson(by: string, index: number): string {
   });
 }
 
-const openai = await fakeServer((_req, res, index) =>
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: summaryJson('openai', index) }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 },
-  }),
-);
+const openai = await fakeServer((_req, res, index) => json(res, 200, openaiCompletion(summaryJson('openai', index))));
 
 // Anthropic's JSON mode prefills "{": the reply continues it.
-const anthropic = await fakeServer((_req, res, index) =>
-  json(res, 200, {
-    id: 'msg',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-test',
-    content: [{ type: 'text', text: summaryJson('anthropic', index).slice(1) }],
-    stop_reason: 'end_turn',
-    usage: { input_tokens: 20, output_tokens: 8 },
-  }),
-);
+const anthropic = await fakeServer((_req, res, index) => json(res, 200, anthropicMessage(summaryJson('anthropic', index).slice(1))));
 
 after(async () => {
   await openai.close();
   await anthropic.close();
 });
 
-const LLM_ENV = {
-  OPENAI_BASE_URL: `${openai.origin}/v1`,
-  OPENAI_API_KEY: 'sk-test',
-  LLM_MODEL: 'gpt-test',
-  ANTHROPIC_BASE_URL: anthropic.origin,
-  ANTHROPIC_API_KEY: 'sk-ant-test',
-  LLM_ALLOWED_MODELS: 'anthropic:claude-test',
-  LLM_MAX_RETRIES: '0',
-};
+const LLM_ENV = { ...fakeLlmEnv(openai, anthropic), LLM_MAX_RETRIES: '0' };
 
 /** Everything a provider was sent in its last request. */
 function lastSent(server: FakeServer): string {

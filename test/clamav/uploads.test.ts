@@ -4,7 +4,7 @@
  * fail-open over the unix socket; the last tests stop it.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApp, type App } from '../../src/app.js';
@@ -13,7 +13,8 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, IN_CI } from '../helpers/databases.js';
 import { audioForm, shortClip } from '../helpers/audio.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factory.js';
+import { bearer, postUpload, registerUser, type TestUser } from '../helpers/factory.js';
+import { filesUnder } from '../helpers/files.js';
 import { clamdBinary, EICAR, startPrivateClamd, type PrivateClamd } from './clamd.js';
 
 /** A 16 kHz mono 16-bit WAV around `pcm`. */
@@ -53,20 +54,6 @@ async function startLoggedApp(env: Record<string, string>): Promise<LoggedApp> {
       await testDb.drop();
     },
   };
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-}
-
-function upload(app: App, user: TestUser, payload: FormData | Record<string, string> | string, contentType?: string) {
-  return app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: { ...bearer(user.accessToken), ...(contentType ? { 'content-type': contentType } : {}) },
-    payload,
-  });
 }
 
 /**
@@ -126,9 +113,9 @@ describe('malware scanning with clamd', { skip }, () => {
     const urlencoded = new URLSearchParams({ title: 'notes', original_text: text }).toString();
     await assertNothingStored(closed.app, closedUser, closedBlobs(), async () => {
       for (const res of [
-        await upload(closed.app, closedUser, { title: 'notes', original_text: text }),
-        await upload(closed.app, closedUser, urlencoded, 'application/x-www-form-urlencoded'),
-        await upload(closed.app, closedUser, form),
+        await postUpload(closed.app, closedUser, { title: 'notes', original_text: text }),
+        await postUpload(closed.app, closedUser, urlencoded, 'application/x-www-form-urlencoded'),
+        await postUpload(closed.app, closedUser, form),
       ]) {
         assert.equal(res.statusCode, 422, res.body);
         assert.equal(res.json().code, 'malware_detected');
@@ -139,7 +126,7 @@ describe('malware scanning with clamd', { skip }, () => {
 
   test('EICAR inside a WAV file is 422 on /api/v1 and refused on /v1 too; nothing is stored', async () => {
     await assertNothingStored(closed.app, closedUser, closedBlobs(), async () => {
-      const res = await upload(closed.app, closedUser, audioForm(INFECTED_WAV, 'infected.wav'));
+      const res = await postUpload(closed.app, closedUser, audioForm(INFECTED_WAV, 'infected.wav'));
       assert.equal(res.statusCode, 422, res.body);
       assert.equal(res.json().code, 'malware_detected');
 
@@ -154,14 +141,14 @@ describe('malware scanning with clamd', { skip }, () => {
       assert.equal(v1.json().error.code, 'malware_detected');
 
       // The bare EICAR file is not audio: refused by its content before the scan.
-      const bare = await upload(closed.app, closedUser, audioForm(EICAR, 'eicar.wav'));
+      const bare = await postUpload(closed.app, closedUser, audioForm(EICAR, 'eicar.wav'));
       assert.equal(bare.statusCode, 415, bare.body);
     });
   });
 
   test('a clean WAV is scanned and stored (201)', async () => {
     const user = await registerUser(closed.app, 'clean');
-    const res = await upload(closed.app, user, audioForm(cleanWav, 'clean.wav'));
+    const res = await postUpload(closed.app, user, audioForm(cleanWav, 'clean.wav'));
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.json().size_bytes, cleanWav.length);
   });
@@ -169,7 +156,7 @@ describe('malware scanning with clamd', { skip }, () => {
   test("a file longer than clamd's StreamMaxLength is refused with 413 scan_size_exceeded, never passed", async () => {
     const user = await registerUser(closed.app, 'long');
     await assertNothingStored(closed.app, user, closedBlobs(), async () => {
-      const res = await upload(closed.app, user, audioForm(LONG_WAV, 'long.wav'));
+      const res = await postUpload(closed.app, user, audioForm(LONG_WAV, 'long.wav'));
       assert.equal(res.statusCode, 413, res.body);
       assert.equal(res.json().code, 'scan_size_exceeded');
     });
@@ -177,13 +164,13 @@ describe('malware scanning with clamd', { skip }, () => {
 
   test('over the unix socket: detections are refused even with fail-open, clean files pass', async () => {
     await assertNothingStored(open.app, openUser, open.blobsDir, async () => {
-      const infected = await upload(open.app, openUser, { title: 'notes', original_text: EICAR.toString('latin1') });
+      const infected = await postUpload(open.app, openUser, { title: 'notes', original_text: EICAR.toString('latin1') });
       assert.equal(infected.statusCode, 422, infected.body);
       assert.equal(infected.json().code, 'malware_detected');
     });
     const detection = open.logs.find((line) => line.includes('malware detected'));
     assert.match(detection ?? '', /"signature":"Custom\.Test\.EICAR/, 'the detection is logged with its signature');
-    const clean = await upload(open.app, openUser, audioForm(cleanWav, 'clean.wav'));
+    const clean = await postUpload(open.app, openUser, audioForm(cleanWav, 'clean.wav'));
     assert.equal(clean.statusCode, 201, clean.body);
   });
 
@@ -192,8 +179,8 @@ describe('malware scanning with clamd', { skip }, () => {
     const user = await registerUser(closed.app, 'down');
     await assertNothingStored(closed.app, user, closedBlobs(), async () => {
       for (const res of [
-        await upload(closed.app, user, audioForm(cleanWav, 'clean.wav')),
-        await upload(closed.app, user, { title: 'notes', original_text: 'Nothing to see here.' }),
+        await postUpload(closed.app, user, audioForm(cleanWav, 'clean.wav')),
+        await postUpload(closed.app, user, { title: 'notes', original_text: 'Nothing to see here.' }),
       ]) {
         assert.equal(res.statusCode, 503, res.body);
         assert.equal(res.json().code, 'scanner_unavailable');
@@ -205,14 +192,14 @@ describe('malware scanning with clamd', { skip }, () => {
     assert.equal(ready.json().checks.clamav.status, 'fail');
 
     const warningsBefore = open.logs.filter((line) => line.includes('stored unscanned')).length;
-    const passed = await upload(open.app, openUser, audioForm(cleanWav, 'unscanned.wav'));
+    const passed = await postUpload(open.app, openUser, audioForm(cleanWav, 'unscanned.wav'));
     assert.equal(passed.statusCode, 201, passed.body);
     assert.equal(open.logs.filter((line) => line.includes('stored unscanned')).length, warningsBefore + 1);
   });
 
   test('clamd back: uploads are scanned again without a restart', async () => {
     await clamd.start();
-    const infected = await upload(closed.app, closedUser, audioForm(INFECTED_WAV, 'again.wav'));
+    const infected = await postUpload(closed.app, closedUser, audioForm(INFECTED_WAV, 'again.wav'));
     assert.equal(infected.json().code, 'malware_detected', infected.body);
     const ready = await closed.app.inject({ method: 'GET', url: '/api/v1/health/readiness' });
     assert.equal(ready.statusCode, 200, ready.body);

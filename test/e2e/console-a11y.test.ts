@@ -9,68 +9,29 @@
  * something to show. Outside CI the suite skips where chromium is missing.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { audioForm, shortClip } from '../helpers/audio.js';
+import { shortClip } from '../helpers/audio.js';
 import { axeCheck, describeViolations, type AxeViolation } from '../helpers/console-axe.js';
-import { chromiumMissing, openConsole, playerReady, registerInConsole, watchPage, type ConsoleBrowser } from '../helpers/console-browser.js';
-import { fakeServer, json, sse, startSse, type FakeServer, type Received } from '../helpers/fake-llm.js';
+import { chromiumMissing, consoleAuth, consoleWithFakeLlm, createStandup, noSummaryYet, playerReady, registerInConsole, uploadAndTranscribe, watchPage } from '../helpers/console-browser.js';
+import { endOpenaiStream, json, openaiChunk, openaiCompletion, sse, startSse, type Received } from '../helpers/fake-llm.js';
 
 const EMAIL = 'a11y@example.com';
-let browser: ConsoleBrowser | undefined;
-let llm: FakeServer | undefined;
 
 /** An answer citing the first segment: streamed for chat, one JSON object for a summary. */
 function answer(request: Received, res: ServerResponse): void {
-  const meta = { id: 'c', created: 0, model: 'gpt-test' };
   if (request.body.response_format) {
     const summary = { summary: 'A stand-up [1].', key_points: [{ text: 'Shipping on Friday', segments: [1] }], action_items: [{ owner: 'Luis', text: 'Write the notes', segments: [2] }], language: 'en' };
-    json(res, 200, {
-      ...meta,
-      object: 'chat.completion',
-      choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify(summary) }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 30, completion_tokens: 20, total_tokens: 50 },
-    });
+    json(res, 200, openaiCompletion(JSON.stringify(summary), { prompt_tokens: 30, completion_tokens: 20 }));
     return;
   }
   startSse(res);
-  const chunk = (delta: Record<string, string>, finish: string | null = null) =>
-    sse(res, null, { ...meta, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
-  chunk({ role: 'assistant', content: 'They ship on Friday [1].' });
-  chunk({}, 'stop');
-  sse(res, null, { ...meta, object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 30, completion_tokens: 9, total_tokens: 39 } });
-  sse(res, null, '[DONE]');
-  res.end();
+  sse(res, null, openaiChunk({ role: 'assistant', content: 'They ship on Friday [1].' }));
+  endOpenaiStream(res, { prompt_tokens: 30, completion_tokens: 9 });
 }
 
-before(async () => {
-  if (chromiumMissing) return;
-  llm = await fakeServer(answer);
-  browser = await openConsole('a11y', {
-    ADMIN_EMAILS: EMAIL,
-    OPENAI_BASE_URL: `${llm.origin}/v1`,
-    OPENAI_API_KEY: 'sk-test',
-    LLM_MODEL: 'gpt-test',
-    LLM_REDACT_PII: 'off',
-  });
-});
-
-// Closed by the test too: the server helpers' `after` (registered first, so run first) deletes chromium's profile.
-async function closeBrowser(): Promise<void> {
-  const open = browser;
-  browser = undefined;
-  await open?.close();
-}
-
-after(async () => {
-  await closeBrowser();
-  await llm?.close();
-});
-
-// No summary is stored until one is asked for.
-const noSummaryYet = (status: number, url: string) => status === 404 && /\/api\/v1\/audio\/[^/]+\/summary$/.test(url);
+const suite = consoleWithFakeLlm('a11y', answer, { ADMIN_EMAILS: EMAIL });
 
 /** What the focus-order probe sees of the page (tests compile for Node, without the DOM library). */
 interface FocusElement {
@@ -108,13 +69,13 @@ async function focused(page: Page): Promise<Focused> {
 }
 
 test('the main screens have no serious accessibility violations, and the list works from the keyboard', { skip: chromiumMissing }, async () => {
-  assert.ok(browser);
-  const { server, context } = browser;
+  assert.ok(suite.browser);
+  const { server, context } = suite.browser;
   const page = context.pages()[0] ?? (await context.newPage());
   try {
     await walkScreens(page, server.base);
   } finally {
-    await closeBrowser();
+    await suite.closeBrowser();
   }
 });
 
@@ -146,26 +107,10 @@ async function walkScreens(page: Page, base: string): Promise<void> {
 
   // Through the API with the console's own token: a short clip transcribed by sphinx meanwhile
   // (its view has the player, a highlighted segment and marked words), and a text transcript with speakers.
-  const token = await page.evaluate(`JSON.parse(localStorage.getItem('transcribo.session')).accessToken`);
-  const auth = { authorization: `Bearer ${String(token)}` };
-  const form = audioForm(await readFile(shortClip().wavPath), 'clip.wav', { title: 'Clip', language: 'en' });
-  const uploaded = await fetch(`${base}/api/v1/audio/upload`, { method: 'POST', headers: auth, body: form });
-  assert.equal(uploaded.status, 201, await uploaded.clone().text());
-  const clipId = ((await uploaded.json()) as { id: string }).id;
-  const transcribed = fetch(`${base}/api/v1/audio/${clipId}/transcribe?wait=120`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ language: 'en' }),
-  }).then(async (res) => ((await res.json()) as { status: string }).status);
-  // Awaited below; a failure before then must not also surface as an unhandled rejection.
-  transcribed.catch(() => undefined);
+  const auth = await consoleAuth(page);
+  const { id: clipId, transcribed } = await uploadAndTranscribe(base, auth, shortClip().wavPath, 'clip.wav', 'Clip');
   // The text last, so that it heads the list.
-  const created = await fetch(`${base}/api/v1/audio/upload`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'Standup', language: 'en', original_text: 'Ana: We ship on Friday.\nLuis: I will write the notes.' }),
-  });
-  assert.equal(created.status, 201, await created.clone().text());
+  await createStandup(base, auth);
 
   // The keyboard, from a fresh load of the list: every Tab moves forward in document order.
   // A reload, not a hash change: the list was already loaded, before the upload.

@@ -3,18 +3,16 @@
  * by playwright-core) against a real server with the sphinx engine and a fake OpenAI-compatible
  * LLM on 127.0.0.1: ask about a transcribed LibriVox clip, watch the answer stream in, follow its
  * citation to the player, summarise and follow a key point, ask a follow-up in the same session,
- * rename a speaker of a text transcript, and ask across all transcripts from the recordings screen. Outside CI the suite skips where chromium is missing.
+ * rename a speaker of a text transcript, ask across all transcripts from the recordings screen, and
+ * reopen the clip's earlier conversation to go on with it. Outside CI the suite skips where chromium is missing.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { after, before, test } from 'node:test';
-import { audioForm, librivoxClips } from '../helpers/audio.js';
-import { chromiumMissing, openConsole, playerAt, playerReady, registerInConsole, seekPlayer, watchPage, type ConsoleBrowser } from '../helpers/console-browser.js';
-import { fakeServer, json, sse, startSse, type FakeServer, type Received } from '../helpers/fake-llm.js';
+import { test } from 'node:test';
+import { librivoxClips } from '../helpers/audio.js';
+import { chromiumMissing, consoleAuth, consoleWithFakeLlm, createStandup, noSummaryYet, playerAt, playerReady, registerInConsole, seekPlayer, uploadAndTranscribe, watchPage } from '../helpers/console-browser.js';
+import { endOpenaiStream, json, openaiChunk, openaiCompletion, sse, startSse, type Received } from '../helpers/fake-llm.js';
 
-let browser: ConsoleBrowser | undefined;
-let llm: FakeServer | undefined;
 // The first streamed answer holds after its first words until the page has shown them.
 let releaseStream!: () => void;
 const streamReleased = new Promise<void>((resolve) => (releaseStream = resolve));
@@ -27,63 +25,24 @@ function lastSegmentNumber(request: Received): number {
   return Math.max(...numbers);
 }
 
-function chunk(res: ServerResponse, delta: Record<string, string>, finish: string | null = null) {
-  sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta, finish_reason: finish }] });
-}
-
 async function answer(request: Received, res: ServerResponse): Promise<void> {
   const cited = lastSegmentNumber(request);
   if (request.body.response_format) {
     const summary = { summary: `A reading [${cited}].`, key_points: [{ text: 'The last passage', segments: [cited] }], action_items: [], language: 'en' };
-    json(res, 200, {
-      id: 'c',
-      object: 'chat.completion',
-      created: 0,
-      model: 'gpt-test',
-      choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify(summary) }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 30, completion_tokens: 20, total_tokens: 50 },
-    });
+    json(res, 200, openaiCompletion(JSON.stringify(summary), { prompt_tokens: 30, completion_tokens: 20 }));
     return;
   }
   startSse(res);
-  chunk(res, { role: 'assistant', content: 'The reader ' });
+  sse(res, null, openaiChunk({ role: 'assistant', content: 'The reader ' }));
   await streamReleased;
-  chunk(res, { content: `says it at the end [${cited}].` });
-  chunk(res, {}, 'stop');
-  sse(res, null, { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [], usage: { prompt_tokens: 30, completion_tokens: 9, total_tokens: 39 } });
-  sse(res, null, '[DONE]');
-  res.end();
+  sse(res, null, openaiChunk({ content: `says it at the end [${cited}].` }));
+  endOpenaiStream(res, { prompt_tokens: 30, completion_tokens: 9 });
 }
 
-before(async () => {
-  if (chromiumMissing) return;
-  llm = await fakeServer(answer);
-  browser = await openConsole('chat', {
-    OPENAI_BASE_URL: `${llm.origin}/v1`,
-    OPENAI_API_KEY: 'sk-test',
-    LLM_MODEL: 'gpt-test',
-    LLM_REDACT_PII: 'off',
-  });
-});
-
-// The browser is closed by the test itself too: the helpers' own `after` (registered first, so run
-// first) deletes chromium's profile, which a running chromium may still be writing to.
-async function closeBrowser(): Promise<void> {
-  releaseStream();
-  const open = browser;
-  browser = undefined;
-  await open?.close();
-}
-
-after(async () => {
-  await closeBrowser();
-  await llm?.close();
-});
-
-// No summary is stored until one is asked for.
-const noSummaryYet = (status: number, url: string) => status === 404 && /\/api\/v1\/audio\/[^/]+\/summary$/.test(url);
+const suite = consoleWithFakeLlm('chat', answer, {}, releaseStream);
 
 test('ask, follow the streamed citation, summarise, follow up and rename a speaker', { skip: chromiumMissing }, async () => {
+  const { browser, llm } = suite;
   assert.ok(browser && llm);
   const { server, context } = browser;
   const page = context.pages()[0] ?? (await context.newPage());
@@ -92,26 +51,11 @@ test('ask, follow the streamed citation, summarise, follow up and rename a speak
   await registerInConsole(page, server.base, 'chat@example.com');
 
   // The recordings come through the API with the console's own token: quicker than the upload screen.
-  const token = await page.evaluate(`JSON.parse(localStorage.getItem('transcribo.session')).accessToken`);
-  const auth = { authorization: `Bearer ${String(token)}` };
+  const auth = await consoleAuth(page);
   const clip = librivoxClips().find((c) => c.id.endsWith('0920'))!;
-  const form = audioForm(await readFile(clip.wavPath), 'austen.wav', { title: 'Austen 0920', language: 'en' });
-  const uploaded = await fetch(`${server.base}/api/v1/audio/upload`, { method: 'POST', headers: auth, body: form });
-  assert.equal(uploaded.status, 201, await uploaded.clone().text());
-  const audioId = ((await uploaded.json()) as { id: string }).id;
-  const transcribed = await fetch(`${server.base}/api/v1/audio/${audioId}/transcribe?wait=120`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ language: 'en' }),
-  });
-  assert.equal(((await transcribed.json()) as { status: string }).status, 'completed');
-  const text = await fetch(`${server.base}/api/v1/audio/upload`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'Standup', language: 'en', original_text: 'Ana: We ship on Friday.\nLuis: I will write the notes.' }),
-  });
-  assert.equal(text.status, 201, await text.clone().text());
-  const textId = ((await text.json()) as { id: string }).id;
+  const { id: audioId, transcribed } = await uploadAndTranscribe(server.base, auth, clip.wavPath, 'austen.wav', 'Austen 0920');
+  assert.equal(await transcribed, 'completed');
+  const textId = await createStandup(server.base, auth);
 
   await page.goto(`${server.base}/#/recordings/${audioId}`);
   // The transcript's longest word, for the question across all transcripts at the end.
@@ -177,6 +121,20 @@ test('ask, follow the streamed citation, summarise, follow up and rename a speak
   await page.getByRole('heading', { name: 'Austen 0920' }).waitFor();
   await playerAt(page, start);
 
+  // Back on the clip, its earlier conversation is listed: reopened with its answers and citation, and continued.
+  const earlier = page.getByRole('navigation', { name: 'Earlier conversations' });
+  await earlier.getByRole('button', { name: 'What does the reader say at the end?' }).click();
+  await page.locator('.turn .question', { hasText: 'And who reads it?' }).waitFor();
+  assert.equal(await page.locator('.answer[data-done="true"]').count(), 2);
+  await moveAway(start + 1.5);
+  await page.locator('.answer .cite').first().click();
+  await playerAt(page, start);
+  await page.getByLabel('Question').fill('One more thing?');
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page.locator('.answer[data-done="true"]').nth(2).waitFor();
+  const continued = (llm.requests.at(-1)?.body.messages ?? []).map((m) => String(m.content)).join('\n');
+  assert.match(continued, /And who reads it\?/, 'the reopened session goes on with its history');
+
   assert.deepEqual(problems, []);
-  await closeBrowser();
+  await suite.closeBrowser();
 });

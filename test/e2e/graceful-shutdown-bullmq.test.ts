@@ -9,19 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js';
-import {
-  isAlive,
-  readEventStream,
-  startServer,
-  startWorker,
-  stopServer,
-  tempDir,
-  waitForExit,
-  waitUntil,
-  type Child,
-  type RunningServer,
-} from '../helpers/server-process.js';
-import { ApiClient, assertCleanShutdown, enginesOf, longRecording } from './shutdown-support.js';
+import { isAlive, readEventStream, startServer, startWorker, stopServer, tempDir, type Child, type RunningServer } from '../helpers/server-process.js';
+import { ApiClient, assertCleanShutdown, assertEndedByShutdown, assertStopsCleanly, longRecording, terminate } from './shutdown-support.js';
 
 const TIMEOUT = { timeout: 420_000 };
 const redis = testQueues();
@@ -77,26 +66,19 @@ describe('graceful shutdown on PostgreSQL and Redis, with a worker process', { s
     api = await startApi();
     worker = await startWorker(env);
     client = await ApiClient.register(api, 'shutdown-bullmq@example.com');
-    const recordingId = await client.upload(wav);
-    const jobId = await client.transcribe(recordingId);
-    const engines = await enginesOf(worker);
+    const transcribing = await client.startTranscribing(wav, worker);
 
-    await client.deleteRecording(recordingId);
-    await waitUntil(`the engine to stop after the delete (pids ${engines.join(', ')})`, () => !engines.some(isAlive), 15_000);
-    assert.equal((await jobRow(jobId)).status, 'cancelled');
+    await client.deleteMidTranscription(transcribing);
+    assert.equal((await jobRow(transcribing.jobId)).status, 'cancelled');
   });
 
   test('SIGTERM to a worker mid-transcription: exit 0, the job queued again with its attempt not counted', TIMEOUT, async () => {
     assert.ok(client && worker, 'the earlier step did not complete');
     const running = worker;
-    const recordingId = await client.upload(wav);
-    const jobId = await client.transcribe(recordingId);
-    const engines = await enginesOf(running);
+    const { recordingId, jobId, engines } = await client.startTranscribing(wav, running);
     assert.deepEqual(await jobRow(jobId), { status: 'running', attempts: 1 });
 
-    running.proc.kill('SIGTERM');
-    const exit = await waitForExit(running);
-    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await terminate(running);
     assert.deepEqual(await jobRow(jobId), { status: 'queued', attempts: 0 }, running.output());
     assert.ok(!engines.some(isAlive), 'the engine stopped with the worker');
     assert.match(running.output(), /job interrupted; it will resume/);
@@ -112,12 +94,9 @@ describe('graceful shutdown on PostgreSQL and Redis, with a worker process', { s
     await stream.next('progress');
     assert.ok(!stream.isEnded(), 'the stream is open at SIGTERM');
 
-    running.proc.kill('SIGTERM');
-    const exit = await waitForExit(running);
-    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await terminate(running);
     await stream.ended;
-    assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
-    assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
+    assertEndedByShutdown(stream);
     assertCleanShutdown(running);
   });
 
@@ -131,10 +110,6 @@ describe('graceful shutdown on PostgreSQL and Redis, with a worker process', { s
     assert.equal(job.attempts, 1, 'the attempt SIGTERM interrupted is not counted');
     await client.assertTranscribedOnce(interrupted.recordingId, job);
 
-    for (const child of [worker, api]) {
-      const exit = await stopServer(child);
-      assert.deepEqual(exit, { code: 0, signal: null }, child.output());
-      assertCleanShutdown(child);
-    }
+    for (const child of [worker, api]) await assertStopsCleanly(child);
   });
 });

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { stallingLlm, type FakeServer } from '../helpers/fake-llm.js';
-import { isAlive, readEventStream, startServer, stopServer, tempDir, waitForExit, waitUntil, type RunningServer } from '../helpers/server-process.js';
-import { ApiClient, assertCleanShutdown, enginesOf, longRecording } from './shutdown-support.js';
+import { isAlive, readEventStream, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
+import { ApiClient, assertCleanShutdown, assertEndedByShutdown, assertStopsCleanly, longRecording, terminate } from './shutdown-support.js';
 
 const TIMEOUT = { timeout: 420_000 };
 
@@ -42,30 +42,22 @@ describe('graceful shutdown on the embedded default', () => {
   test('deleting a recording mid-transcription stops its engine and cancels the job', TIMEOUT, async () => {
     server = await startServer(dataDir, env);
     client = await ApiClient.register(server, 'shutdown@example.com');
-    const recordingId = await client.upload(wav);
-    const jobId = await client.transcribe(recordingId);
-    const engines = await enginesOf(server);
+    const transcribing = await client.startTranscribing(wav, server);
 
-    await client.deleteRecording(recordingId);
-    await waitUntil(`the engine to stop after the delete (pids ${engines.join(', ')})`, () => !engines.some(isAlive), 15_000);
-    assert.equal((await client.job(jobId)).status, 'cancelled');
+    await client.deleteMidTranscription(transcribing);
+    assert.equal((await client.job(transcribing.jobId)).status, 'cancelled');
   });
 
   test('SIGTERM mid-transcription, its event stream open: exit 0, the job handed back, the stream ended', TIMEOUT, async () => {
     assert.ok(server && client, 'the server did not start');
     const running = server;
-    const recordingId = await client.upload(wav);
-    const jobId = await client.transcribe(recordingId);
-    const engines = await enginesOf(running);
+    const { recordingId, jobId, engines } = await client.startTranscribing(wav, running);
     const stream = await readEventStream(`${running.base}/api/v1/jobs/${jobId}/events`, { headers: client.auth });
     await stream.next('progress');
 
-    running.proc.kill('SIGTERM');
-    const exit = await waitForExit(running);
-    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await terminate(running);
     await stream.ended;
-    assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
-    assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
+    assertEndedByShutdown(stream);
     assert.ok(!engines.some(isAlive), 'the engine stopped with the server');
     assert.match(running.output(), /job interrupted; it will resume/, 'the job was interrupted, not finished, in the grace period');
     assertCleanShutdown(running);
@@ -95,14 +87,9 @@ describe('graceful shutdown on the embedded default', () => {
     await answer.next('delta');
     assert.ok(!jobEvents.isEnded() && !answer.isEnded(), 'both streams are open at SIGTERM');
 
-    running.proc.kill('SIGTERM');
-    const exit = await waitForExit(running);
-    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
+    await terminate(running);
     await Promise.all([jobEvents.ended, answer.ended]);
-    for (const stream of [jobEvents, answer]) {
-      assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
-      assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
-    }
+    for (const stream of [jobEvents, answer]) assertEndedByShutdown(stream);
     await llm.requests.at(-1)?.closedEarly;
     assertCleanShutdown(running);
   });
@@ -117,8 +104,6 @@ describe('graceful shutdown on the embedded default', () => {
     assert.equal(job.attempts, 1, 'the attempt SIGTERM interrupted is not counted');
     await client.assertTranscribedOnce(interrupted.recordingId, job);
 
-    const exit = await stopServer(running);
-    assert.deepEqual(exit, { code: 0, signal: null }, running.output());
-    assertCleanShutdown(running);
+    await assertStopsCleanly(running);
   });
 });

@@ -1,10 +1,21 @@
-/** What the graceful-shutdown suites share: a long recording and API calls. */
+/** What the graceful-shutdown suites share: a long recording, API calls, and stopping processes. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { audioForm, librivoxClips } from '../helpers/audio.js';
-import { call, descendantsRunning, tempDir, waitUntil, type Child, type RunningServer } from '../helpers/server-process.js';
+import {
+  call,
+  descendantsRunning,
+  isAlive,
+  stopServer,
+  tempDir,
+  waitForExit,
+  waitUntil,
+  type Child,
+  type EventStreamReader,
+  type RunningServer,
+} from '../helpers/server-process.js';
 
 export const SPHINX = 'pocketsphinx_continuous';
 
@@ -23,6 +34,13 @@ export interface JobView {
   status: string;
   attempts: number;
   result: { transcription_id: string } | null;
+}
+
+/** A transcription under way: its recording, its job, and the engine processes running it. */
+export interface Transcribing {
+  recordingId: string;
+  jobId: string;
+  engines: number[];
 }
 
 /** One user's calls to a running API. */
@@ -56,6 +74,19 @@ export class ApiClient {
     const res = await call(this.server, 'POST', `/api/v1/audio/${recordingId}/transcribe`, { token: this.token, body: {} });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     return (res.body as { job_id: string }).job_id;
+  }
+
+  /** Uploads `wav` and transcribes it: resolves once `runner`, the process that runs jobs, runs its engine. */
+  async startTranscribing(wav: string, runner: Child): Promise<Transcribing> {
+    const recordingId = await this.upload(wav);
+    const jobId = await this.transcribe(recordingId);
+    return { recordingId, jobId, engines: await enginesOf(runner) };
+  }
+
+  /** Deletes the recording being transcribed: resolves once its engines have stopped. */
+  async deleteMidTranscription({ recordingId, engines }: Transcribing): Promise<void> {
+    await this.deleteRecording(recordingId);
+    await waitUntil(`the engine to stop after the delete (pids ${engines.join(', ')})`, () => !engines.some(isAlive), 15_000);
   }
 
   async deleteRecording(recordingId: string): Promise<void> {
@@ -108,4 +139,24 @@ export function enginesOf(process: Child): Promise<number[]> {
 export function assertCleanShutdown(process: Child): void {
   assert.doesNotMatch(process.output(), /Cannot use a pool after calling end/, 'a query ran after the database closed');
   assert.doesNotMatch(process.output(), /did not finish in time|did not stop in time/);
+}
+
+/** SIGTERM, as a process manager stops it: the process exits 0. */
+export async function terminate(process: Child): Promise<void> {
+  process.proc.kill('SIGTERM');
+  const exit = await waitForExit(process);
+  assert.deepEqual(exit, { code: 0, signal: null }, process.output());
+}
+
+/** A stop at the end of a suite: exit 0 and a clean shutdown. */
+export async function assertStopsCleanly(process: Child): Promise<void> {
+  const exit = await stopServer(process);
+  assert.deepEqual(exit, { code: 0, signal: null }, process.output());
+  assertCleanShutdown(process);
+}
+
+/** An event stream the shutdown ended: its last event says the service is unavailable. */
+export function assertEndedByShutdown(stream: EventStreamReader): void {
+  assert.equal(stream.events.at(-1)?.event, 'error', JSON.stringify(stream.events));
+  assert.equal((stream.events.at(-1)?.data as { code: string }).code, 'service_unavailable');
 }

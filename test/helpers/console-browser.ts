@@ -3,10 +3,15 @@
  * every console suite needs (launch, the page's problems, an account). Outside CI a suite skips
  * where chromium is not installed; with CI set it fails.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { audioForm } from './audio.js';
+import { fakeLlmEnv, fakeServer, type FakeServer, type Handler } from './fake-llm.js';
 import { ROOT, SERVER_FROM_SOURCE, startServer, stopServer, tempDir, type RunningServer } from './server-process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -66,6 +71,44 @@ export async function openConsole(label: string, env: Record<string, string> = {
   };
 }
 
+export interface ConsoleWithLlm {
+  /** Set by the suite's `before` where chromium runs. */
+  browser: ConsoleBrowser | undefined;
+  /** The fake OpenAI-compatible LLM the server asks, set beside `browser`. */
+  llm: FakeServer | undefined;
+  /** Closes the browser, once however often called. */
+  closeBrowser(): Promise<void>;
+}
+
+/**
+ * Registers a suite's `before` and `after`: a console whose chat and summaries come from a fake
+ * OpenAI-compatible LLM answering with `answer`. The suite's test closes the browser itself too: the
+ * server helpers' own `after` (registered first, so run first) deletes chromium's profile, which a
+ * running chromium may still be writing to. `beforeClose` runs on every close (to let a held answer go).
+ */
+export function consoleWithFakeLlm(label: string, answer: Handler, env: Record<string, string> = {}, beforeClose = () => {}): ConsoleWithLlm {
+  const suite: ConsoleWithLlm = {
+    browser: undefined,
+    llm: undefined,
+    async closeBrowser() {
+      beforeClose();
+      const open = suite.browser;
+      suite.browser = undefined;
+      await open?.close();
+    },
+  };
+  before(async () => {
+    if (chromiumMissing) return;
+    suite.llm = await fakeServer(answer);
+    suite.browser = await openConsole(label, { ...env, ...fakeLlmEnv(suite.llm), LLM_REDACT_PII: 'off' });
+  });
+  after(async () => {
+    await suite.closeBrowser();
+    await suite.llm?.close();
+  });
+  return suite;
+}
+
 /**
  * What should fail a test: errors the page logs (a CSP refusal included), failed API calls other
  * than those `expected` allows, and requests anywhere but the server.
@@ -88,6 +131,9 @@ export function watchPage(page: Page, base: string, expected: (status: number, u
   });
   return problems;
 }
+
+/** For `watchPage`: no summary is stored until one is asked for. */
+export const noSummaryYet = (status: number, url: string) => status === 404 && /\/api\/v1\/audio\/[^/]+\/summary$/.test(url);
 
 /** The page's globals as the predicates below use them, typed without the DOM library (tests compile for Node). */
 interface PageGlobals {
@@ -127,4 +173,46 @@ export async function registerInConsole(page: Page, base: string, email: string)
   await page.getByLabel('Password').fill('a long enough password');
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByText(`Signed in as ${email}`).waitFor();
+}
+
+/** The signed-in console's own credentials, to set up through the API: quicker than the screens. */
+export async function consoleAuth(page: Page): Promise<{ authorization: string }> {
+  const token = await page.evaluate(`JSON.parse(localStorage.getItem('transcribo.session')).accessToken`);
+  return { authorization: `Bearer ${String(token)}` };
+}
+
+/**
+ * Uploads the WAV at `wavPath` as an English recording and asks for its transcription, which the
+ * server waits up to 120 s for: the recording's id, and `transcribed`, that transcription's final status.
+ */
+export async function uploadAndTranscribe(
+  base: string,
+  auth: { authorization: string },
+  wavPath: string,
+  filename: string,
+  title: string,
+): Promise<{ id: string; transcribed: Promise<string> }> {
+  const form = audioForm(await readFile(wavPath), filename, { title, language: 'en' });
+  const uploaded = await fetch(`${base}/api/v1/audio/upload`, { method: 'POST', headers: auth, body: form });
+  assert.equal(uploaded.status, 201, await uploaded.clone().text());
+  const id = ((await uploaded.json()) as { id: string }).id;
+  const transcribed = fetch(`${base}/api/v1/audio/${id}/transcribe?wait=120`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ language: 'en' }),
+  }).then(async (res) => ((await res.json()) as { status: string }).status);
+  // The caller may await it only later; a failure before then must not also surface as an unhandled rejection.
+  transcribed.catch(() => undefined);
+  return { id, transcribed };
+}
+
+/** Creates the text transcript "Standup", two speakers (Ana and Luis) in one line each; its id. */
+export async function createStandup(base: string, auth: { authorization: string }): Promise<string> {
+  const created = await fetch(`${base}/api/v1/audio/upload`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Standup', language: 'en', original_text: 'Ana: We ship on Friday.\nLuis: I will write the notes.' }),
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  return ((await created.json()) as { id: string }).id;
 }

@@ -29,6 +29,19 @@ export async function registerUser(app: App, label = 'user'): Promise<TestUser> 
   return { userId: body.user.id, email, password, accessToken: body.access_token, refreshToken: body.refresh_token };
 }
 
+/**
+ * POSTs `payload` (an upload form, or a text entry's fields) to the upload route as `user`, with
+ * `contentType` where given: the response, whatever its status.
+ */
+export function postUpload(app: App, user: TestUser, payload: FormData | Record<string, string> | string, contentType?: string) {
+  return app.inject({
+    method: 'POST',
+    url: '/api/v1/audio/upload',
+    headers: { ...bearer(user.accessToken), ...(contentType && { 'content-type': contentType }) },
+    payload,
+  });
+}
+
 export interface TextEntry {
   id: string;
   title: string;
@@ -40,16 +53,11 @@ export async function createTextEntry(
   user: TestUser,
   body: Record<string, string> = {},
 ): Promise<TextEntry> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: bearer(user.accessToken),
-    payload: {
-      title: 'Team meeting',
-      original_text: 'Hola a todos. Empezamos la reunión. ¿Alguna pregunta?',
-      language: 'es',
-      ...body,
-    },
+  const res = await postUpload(app, user, {
+    title: 'Team meeting',
+    original_text: 'Hola a todos. Empezamos la reunión. ¿Alguna pregunta?',
+    language: 'es',
+    ...body,
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json<TextEntry>();
@@ -72,12 +80,7 @@ export async function createSession(
 
 /** Uploads a WAV (default: the short LibriVox clip) as an English recording; returns its id. */
 export async function uploadClip(app: App, user: TestUser, wavPath = shortClip().wavPath): Promise<string> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/audio/upload',
-    headers: bearer(user.accessToken),
-    payload: audioForm(await readFile(wavPath), 'clip.wav', { language: 'en' }),
-  });
+  const res = await postUpload(app, user, audioForm(await readFile(wavPath), 'clip.wav', { language: 'en' }));
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id as string;
 }

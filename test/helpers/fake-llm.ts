@@ -1,7 +1,8 @@
 /** Fake OpenAI / Anthropic servers on 127.0.0.1 that record what the SDKs send them. */
 
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { recordingServer, type RecordedRequest, type RecordingServer, type RequestHandler } from './fake-server.js';
 
 /** The JSON fields either API's request may carry. */
 export interface RequestBody {
@@ -15,75 +16,27 @@ export interface RequestBody {
   response_format?: { type: string };
 }
 
-export interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
+export interface Received extends RecordedRequest {
   body: RequestBody;
-  /** Resolves when the connection under this request closes before the response was finished. */
-  closedEarly: Promise<void>;
 }
 
-/** `index` counts requests from 0. */
-export type Handler = (request: Received, res: ServerResponse, index: number) => void | Promise<void>;
+export type Handler = RequestHandler<Received>;
 
-export interface FakeServer {
-  /** http://127.0.0.1:port — add /v1 for the OpenAI SDK, not for Anthropic's. */
-  origin: string;
-  requests: Received[];
-  /** Resolves once `count` requests have arrived. */
-  received(count: number): Promise<void>;
-  close(): Promise<void>;
+/** `origin` is http://127.0.0.1:port — add /v1 for the OpenAI SDK, not for Anthropic's. */
+export type FakeServer = RecordingServer<Received>;
+
+function jsonBody(raw: Buffer): { body: RequestBody } {
+  const text = raw.toString('utf8');
+  try {
+    return { body: (text === '' ? {} : JSON.parse(text)) as RequestBody };
+  } catch {
+    // Not JSON: the tests' checks of fields will fail on their own.
+    return { body: {} };
+  }
 }
 
-export async function fakeServer(handler: Handler): Promise<FakeServer> {
-  const requests: Received[] = [];
-  const waiters: Array<() => void> = [];
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    let resolveClosed!: () => void;
-    const closedEarly = new Promise<void>((resolve) => (resolveClosed = resolve));
-    // `res` closes when the response ends or the connection goes; only the latter counts here.
-    res.on('close', () => {
-      if (!res.writableFinished) resolveClosed();
-    });
-    req.on('data', (chunk: Buffer) => parts.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(parts).toString('utf8');
-      let body: RequestBody = {};
-      try {
-        body = (raw === '' ? {} : JSON.parse(raw)) as RequestBody;
-      } catch {
-        // Not JSON: the tests' checks of fields will fail on their own.
-      }
-      const received: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, closedEarly };
-      const index = requests.push(received) - 1;
-      for (const waiter of waiters) waiter();
-      Promise.resolve(handler(received, res, index)).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(599);
-        res.end(String(error));
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    requests,
-    received(count) {
-      return new Promise<void>((resolve) => {
-        const check = () => {
-          if (requests.length >= count) resolve();
-        };
-        waiters.push(check);
-        check();
-      });
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function fakeServer(handler: Handler): Promise<FakeServer> {
+  return recordingServer(jsonBody, handler);
 }
 
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -100,6 +53,74 @@ export function startSse(res: ServerResponse) {
 export function sse(res: ServerResponse, event: string | null, data: unknown) {
   const payload = typeof data === 'string' ? data : JSON.stringify(data);
   res.write(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`);
+}
+
+/** An OpenAI chat.completion from model gpt-test answering `content`. */
+export function openaiCompletion(content: string, usage = { prompt_tokens: 30, completion_tokens: 12 }, finishReason = 'stop') {
+  return {
+    id: 'c',
+    object: 'chat.completion',
+    created: 0,
+    model: 'gpt-test',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}
+
+/** One OpenAI chat.completion.chunk from model gpt-test. */
+export function openaiChunk(delta: { role?: string; content?: string }, finishReason: string | null = null) {
+  return { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'gpt-test', choices: [{ index: 0, delta, finish_reason: finishReason }] };
+}
+
+/** Ends an OpenAI stream as the API does: a stop chunk, a chunk with the usage, then [DONE]. */
+export function endOpenaiStream(res: ServerResponse, usage: { prompt_tokens: number; completion_tokens: number }): void {
+  sse(res, null, openaiChunk({}, 'stop'));
+  sse(res, null, {
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 0,
+    model: 'gpt-test',
+    choices: [],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  });
+  sse(res, null, '[DONE]');
+  res.end();
+}
+
+/** Streams the words w0, w1, … one every `everyMs`, `count` at most: stops early once the client hangs up. */
+export async function slowOpenaiStream(res: ServerResponse, count: number, everyMs: number): Promise<void> {
+  startSse(res);
+  for (let i = 0; i < count && !res.destroyed; i++) {
+    sse(res, null, openaiChunk({ content: `w${i} ` }));
+    await sleep(everyMs);
+  }
+  res.end();
+}
+
+/** An Anthropic message from model claude-test answering `text`. */
+export function anthropicMessage(text: string) {
+  return {
+    id: 'msg',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-test',
+    content: [{ type: 'text', text }],
+    stop_reason: 'end_turn',
+    usage: { input_tokens: 20, output_tokens: 8 },
+  };
+}
+
+/**
+ * The app's settings that send its chat to `openai` (model gpt-test) and, where given, let it ask
+ * `anthropic` for model claude-test too.
+ */
+export function fakeLlmEnv(openai: FakeServer, anthropic?: FakeServer): Record<string, string> {
+  return {
+    OPENAI_BASE_URL: `${openai.origin}/v1`,
+    OPENAI_API_KEY: 'sk-test',
+    LLM_MODEL: 'gpt-test',
+    ...(anthropic && { ANTHROPIC_BASE_URL: anthropic.origin, ANTHROPIC_API_KEY: 'sk-ant-test', LLM_ALLOWED_MODELS: 'anthropic:claude-test' }),
+  };
 }
 
 /** Rejects if `promise` has not settled within `ms`. */
@@ -132,12 +153,6 @@ export async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
 export function stallingLlm(): Promise<FakeServer> {
   return fakeServer((_request, res) => {
     startSse(res);
-    sse(res, null, {
-      id: 'c',
-      object: 'chat.completion.chunk',
-      created: 0,
-      model: 'gpt-test',
-      choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' }, finish_reason: null }],
-    });
+    sse(res, null, openaiChunk({ role: 'assistant', content: 'Thinking' }));
   });
 }

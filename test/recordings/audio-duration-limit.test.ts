@@ -12,19 +12,11 @@ import { bombWav, understatedFlac } from '../audio/bombs.js';
 import { generate, memo, tempDir } from '../audio/fixtures.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { audioForm } from '../helpers/audio.js';
-import { bearer, registerUser } from '../helpers/factory.js';
+import { bearer, postUpload, registerUser } from '../helpers/factory.js';
+import { filesUnder } from '../helpers/files.js';
 
 const temp = memo(() => tempDir('duration-upload'));
 after(async () => (await temp()).remove());
-
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
 
 function assertTooLong(res: { statusCode: number; body: string }): void {
   assert.equal(res.statusCode, 413, res.body);
@@ -40,12 +32,7 @@ describeEachDatabase(
       const { app, config } = ctx();
       assert.equal(config.maxAudioDurationSeconds, 4 * 3600);
       const user = await registerUser(app);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(bombWav(), 'bomb.wav'),
-      });
+      const res = await postUpload(app, user, audioForm(bombWav(), 'bomb.wav'));
       assertTooLong(res);
       assert.match(JSON.parse(res.body).detail, /47840 s long; the limit is 14400 s/);
       assert.deepEqual(await filesUnder(path.join(config.dataDir, 'blobs')), []);
@@ -60,7 +47,7 @@ describeEachDatabase(
     const upload = async (bytes: Buffer, name: string) => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const res = await app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: audioForm(bytes, name) });
+      const res = await postUpload(app, user, audioForm(bytes, name));
       return { res, user };
     };
 

@@ -4,14 +4,15 @@
  * permanent job failure for a file whose header is fine but whose audio is not.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { generate, memo, tempDir } from '../audio/fixtures.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { audioForm, withFfmpegPeak } from '../helpers/audio.js';
-import { bearer, registerUser } from '../helpers/factory.js';
+import { bearer, postUpload, registerUser } from '../helpers/factory.js';
+import { filesUnder } from '../helpers/files.js';
 
 const SOURCE = 'sine=frequency=440:duration=2.5';
 const temp = memo(() => tempDir('probe-upload'));
@@ -43,16 +44,6 @@ const headerFixture = (name: HeaderFormat) => fixture(name, HEADER_FORMATS[name]
 // Long enough that, unbounded, the decodes of a burst would overlap.
 const webm = () => fixture('a.webm', ['-c:a', 'libopus'], 'sine=frequency=440:duration=60');
 
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
-
-
 /** Bytes of the ID3v2 tag at the start of an MP3 (its size is 4 bytes of 7 bits). */
 function id3Length(mp3: Buffer): number {
   if (mp3.toString('latin1', 0, 3) !== 'ID3') return 0;
@@ -74,7 +65,7 @@ describeEachDatabase(
     const upload = async (bytes: Buffer, name: string) => {
       const { app } = ctx();
       const user = await registerUser(app);
-      return app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: audioForm(bytes, name) });
+      return postUpload(app, user, audioForm(bytes, name));
     };
 
     for (const name of Object.keys(HEADER_FORMATS) as HeaderFormat[]) {
@@ -125,7 +116,7 @@ describeEachDatabase(
       const { result: responses, most } = await withFfmpegPeak(() =>
         Promise.all(
           Array.from({ length: 4 * availableParallelism() + 2 }, (_, i) =>
-            app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: audioForm(bytes, `${i}.webm`) }),
+            postUpload(app, user, audioForm(bytes, `${i}.webm`)),
           ),
         ),
       );
@@ -142,7 +133,7 @@ describeEachDatabase(
       const user = await registerUser(app);
       const bytes = Buffer.from(await webm());
       bytes.fill(0x42, 200);
-      const res = await app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: audioForm(bytes, 'bad.webm') });
+      const res = await postUpload(app, user, audioForm(bytes, 'bad.webm'));
       assert.equal(res.statusCode, 422, res.body);
       assert.match(res.json().detail, /^The audio cannot be decoded: \S/);
     });
@@ -156,12 +147,7 @@ describeEachDatabase(
     test('the job fails at once, permanently, saying why; the upload itself was accepted', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const up = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(await brokenVorbis(), 'broken.ogg'),
-      });
+      const up = await postUpload(app, user, audioForm(await brokenVorbis(), 'broken.ogg'));
       assert.equal(up.statusCode, 201, up.body);
       assert.ok(Math.abs(up.json().duration_seconds - 2.5) < 0.05);
 

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { describeEachDatabase } from '../helpers/app.js';
 import { audioForm, encode, FORMATS, shortClip, type FormatName } from '../helpers/audio.js';
-import { bearer, registerUser } from '../helpers/factory.js';
+import { bearer, postUpload, registerUser } from '../helpers/factory.js';
+import { filesUnder } from '../helpers/files.js';
 
 const MAX = 200_000;
-
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
 
 describeEachDatabase(
   'audio uploads',
@@ -28,12 +20,7 @@ describeEachDatabase(
       const { app } = ctx();
       const user = await registerUser(app);
       const bytes = await readFile(clip.wavPath);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(bytes, 'meeting.wav', { language: 'en' }),
-      });
+      const res = await postUpload(app, user, audioForm(bytes, 'meeting.wav', { language: 'en' }));
       assert.equal(res.statusCode, 201, res.body);
       const rec = res.json();
       assert.equal(rec.kind, 'audio');
@@ -56,12 +43,7 @@ describeEachDatabase(
       const { app } = ctx();
       const user = await registerUser(app);
       const bytes = await readFile(clip.wavPath);
-      const up = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(bytes, 'a.wav'),
-      });
+      const up = await postUpload(app, user, audioForm(bytes, 'a.wav'));
       const id = up.json().id;
       const get = (range: string) =>
         app.inject({ method: 'GET', url: `/api/v1/audio/${id}/file`, headers: { ...bearer(user.accessToken), range } });
@@ -90,12 +72,7 @@ describeEachDatabase(
         const user = await registerUser(app);
         const bytes = await readFile(encode(clip.wavPath, format));
         // The declared name and type lie on purpose: only the content decides.
-        const res = await app.inject({
-          method: 'POST',
-          url: '/api/v1/audio/upload',
-          headers: bearer(user.accessToken),
-          payload: audioForm(bytes, 'recording.bin', {}, 'application/pdf'),
-        });
+        const res = await postUpload(app, user, audioForm(bytes, 'recording.bin', {}, 'application/pdf'));
         assert.equal(res.statusCode, 201, res.body);
         const rec = res.json();
         assert.equal(rec.mime_type, FORMATS[format].mime);
@@ -111,12 +88,7 @@ describeEachDatabase(
       const before = await filesUnder(blobsDir());
       const big = Buffer.concat([await readFile(clip.wavPath), await readFile(clip.wavPath), await readFile(clip.wavPath)]);
       assert.ok(big.length > MAX);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(big, 'big.wav'),
-      });
+      const res = await postUpload(app, user, audioForm(big, 'big.wav'));
       assert.equal(res.statusCode, 413, res.body);
       assert.equal(res.json().code, 'payload_too_large');
       assert.deepEqual(await filesUnder(blobsDir()), before);
@@ -131,12 +103,7 @@ describeEachDatabase(
         'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
         'base64',
       );
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(png, 'voice.wav', {}, 'audio/wav'),
-      });
+      const res = await postUpload(app, user, audioForm(png, 'voice.wav', {}, 'audio/wav'));
       assert.equal(res.statusCode, 415, res.body);
       assert.equal(res.json().code, 'unsupported_media_type');
     });
@@ -144,16 +111,11 @@ describeEachDatabase(
     test('empty file is 400; a form without a file is 422', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const empty = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(Buffer.alloc(0), 'empty.wav'),
-      });
+      const empty = await postUpload(app, user, audioForm(Buffer.alloc(0), 'empty.wav'));
       assert.equal(empty.statusCode, 400, empty.body);
       const form = new FormData();
       form.append('title', 'no file');
-      const none = await app.inject({ method: 'POST', url: '/api/v1/audio/upload', headers: bearer(user.accessToken), payload: form });
+      const none = await postUpload(app, user, form);
       assert.equal(none.statusCode, 422, none.body);
     });
 
@@ -163,12 +125,7 @@ describeEachDatabase(
       const before = await filesUnder(blobsDir());
       const header = (await readFile(clip.wavPath)).subarray(0, 12);
       const corrupt = Buffer.concat([header, Buffer.from('this is not a fmt chunk at all'.repeat(200))]);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(corrupt, 'broken.wav'),
-      });
+      const res = await postUpload(app, user, audioForm(corrupt, 'broken.wav'));
       assert.equal(res.statusCode, 422, res.body);
       assert.match(res.json().detail, /cannot be decoded: \S/);
       assert.deepEqual(await filesUnder(blobsDir()), before);
@@ -177,12 +134,7 @@ describeEachDatabase(
     test('a file name with path separators becomes a plain title and never a path', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(await readFile(clip.wavPath), '../../etc/..\\secret/passwd.wav'),
-      });
+      const res = await postUpload(app, user, audioForm(await readFile(clip.wavPath), '../../etc/..\\secret/passwd.wav'));
       assert.equal(res.statusCode, 201, res.body);
       assert.equal(res.json().title, 'passwd.wav');
       for (const file of await filesUnder(blobsDir())) {
@@ -195,12 +147,7 @@ describeEachDatabase(
       const { app } = ctx();
       const user = await registerUser(app);
       const before = await filesUnder(blobsDir());
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(await readFile(clip.wavPath), 'a.wav', { language: 'not a language!' }),
-      });
+      const res = await postUpload(app, user, audioForm(await readFile(clip.wavPath), 'a.wav', { language: 'not a language!' }));
       assert.equal(res.statusCode, 422, res.body);
       assert.equal(res.json().errors[0].field, 'language');
       assert.deepEqual(await filesUnder(blobsDir()), before);
@@ -211,12 +158,7 @@ describeEachDatabase(
       const owner = await registerUser(app);
       const other = await registerUser(app);
       const before = await filesUnder(blobsDir());
-      const up = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(owner.accessToken),
-        payload: audioForm(await readFile(clip.wavPath), 'a.wav'),
-      });
+      const up = await postUpload(app, owner, audioForm(await readFile(clip.wavPath), 'a.wav'));
       const id = up.json().id;
       assert.equal((await filesUnder(blobsDir())).length, before.length + 1);
       for (const [method, url] of [
@@ -242,12 +184,7 @@ describeEachDatabase(
     test('a type outside ALLOWED_AUDIO_TYPES is 415 even though it is audio', async () => {
       const { app } = ctx();
       const user = await registerUser(app);
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/audio/upload',
-        headers: bearer(user.accessToken),
-        payload: audioForm(await readFile(encode(clip.wavPath, 'flac')), 'x.flac'),
-      });
+      const res = await postUpload(app, user, audioForm(await readFile(encode(clip.wavPath, 'flac')), 'x.flac'));
       assert.equal(res.statusCode, 415, res.body);
       assert.match(res.json().detail, /audio\/flac/);
     });

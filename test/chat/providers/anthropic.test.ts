@@ -7,22 +7,13 @@ import {
   DEFAULT_MAX_TOKENS,
   JSON_INSTRUCTION,
 } from '../../../src/chat/providers/anthropic.js';
-import { ProviderError, type CompletionRequest, type StreamEvent } from '../../../src/chat/providers/provider.js';
-import { withRetries, type RetryInfo } from '../../../src/chat/providers/retry.js';
-import { collect, fakeServer, json, signal, sse, startSse, within, type Handler } from '../../helpers/fake-llm.js';
+import { ProviderError, type CompletionRequest } from '../../../src/chat/providers/provider.js';
+import { collect, json, signal, sse, startSse } from '../../helpers/fake-llm.js';
+import { providerContractTests, withServer } from './provider-contract.js';
 
 const KEY = 'sk-ant-test-key';
 const MODEL = 'claude-3-5-haiku-latest';
 const ANSWERED_BY = 'claude-3-5-haiku-20241022';
-
-async function withServer(handler: Handler, run: (server: Awaited<ReturnType<typeof fakeServer>>) => Promise<void>) {
-  const server = await fakeServer(handler);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-}
 
 function provider(origin: string, overrides: { apiKey?: string | null; timeoutMs?: number } = {}) {
   return new AnthropicChatProvider({ apiKey: KEY, baseUrl: origin, timeoutMs: 5_000, ...overrides });
@@ -220,147 +211,18 @@ test('an overloaded `event: error` inside the stream is a retryable llm_overload
   );
 });
 
-test('429 then success: retried once, honouring Retry-After', async () => {
-  await withServer(
-    (_req, res, index) =>
-      index === 0
-        ? json(res, 429, anthropicError('Number of requests has exceeded your rate limit', 'rate_limit_error'), {
-            'retry-after': '1',
-          })
-        : json(res, 200, message('second time lucky')),
-    async (server) => {
-      const retries: RetryInfo[] = [];
-      const wrapped = withRetries(provider(server.origin), { maxRetries: 2, baseMs: 1, onRetry: (info) => retries.push(info) });
-      const started = Date.now();
-      const result = await wrapped.complete(request());
-      const elapsed = Date.now() - started;
-      assert.equal(server.requests.length, 2);
-      assert.equal(result.content, 'second time lucky');
-      assert.equal(retries.length, 1);
-      assert.equal(retries[0]!.delayMs, 1000);
-      assert.equal(retries[0]!.error.status, 429);
-      assert.equal(retries[0]!.error.code, 'llm_rate_limited');
-      assert.ok(elapsed >= 950, `waited ${elapsed} ms for Retry-After: 1`);
-    },
-  );
-});
-
-test('500s until giving up: maxRetries 2 makes 3 requests, then a transient ProviderError', async () => {
-  await withServer(
-    (_req, res) => json(res, 500, anthropicError('Internal server error', 'api_error')),
-    async (server) => {
-      const wrapped = withRetries(provider(server.origin), { maxRetries: 2, baseMs: 5 });
-      await assert.rejects(
-        wrapped.complete(request()),
-        (error: unknown) =>
-          error instanceof ProviderError &&
-          error.code === 'llm_unavailable' &&
-          error.status === 500 &&
-          error.provider === 'anthropic' &&
-          error.message.includes('Internal server error'),
-      );
-      assert.equal(server.requests.length, 3);
-    },
-  );
-});
-
-test('an overloaded (529) stream start is retried before any delta', async () => {
-  await withServer(
-    (_req, res, index) =>
-      index === 0 ? json(res, 529, anthropicError('Overloaded', 'overloaded_error')) : streamReply(res, ['ok']),
-    async (server) => {
-      const wrapped = withRetries(provider(server.origin), { maxRetries: 2, baseMs: 5 });
-      const events = await collect(wrapped.stream(request()));
-      assert.equal(server.requests.length, 2);
-      assert.deepEqual(events.map((e) => e.type), ['delta', 'done']);
-    },
-  );
-});
-
-for (const [status, type] of [
-  [400, 'invalid_request_error'],
-  [401, 'authentication_error'],
-] as const) {
-  test(`${status} is permanent, carries the provider's message and is not retried`, async () => {
-    await withServer(
-      (_req, res) => json(res, status, anthropicError(`Nope: ${type}`, type)),
-      async (server) => {
-        const wrapped = withRetries(provider(server.origin), { maxRetries: 2, baseMs: 1 });
-        await assert.rejects(
-          wrapped.complete(request()),
-          (error: unknown) =>
-            error instanceof ProviderError &&
-            error.code === 'llm_rejected' &&
-            error.status === status &&
-            error.message.includes(`Nope: ${type}`) &&
-            !error.message.includes('{"type"'),
-        );
-        await assert.rejects(collect(wrapped.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_rejected');
-        assert.equal(server.requests.length, 2, 'one request each for complete and stream');
-      },
-    );
-  });
-}
-
-test('a provider that never answers times out (timeoutMs 300)', async () => {
-  await withServer(
-    () => {
-      // Never answers.
-    },
-    async (server) => {
-      const slow = provider(server.origin, { timeoutMs: 300 });
-      const started = Date.now();
-      await assert.rejects(slow.complete(request()), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
-      await assert.rejects(collect(slow.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout');
-      assert.ok(Date.now() - started < 3000);
-    },
-  );
-});
-
-test('a stream that stalls after its first delta times out instead of hanging', async () => {
-  await withServer(
-    (_req, res) => {
-      startSse(res);
-      sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Once' } });
-    },
-    async (server) => {
-      const seen: StreamEvent[] = [];
-      await assert.rejects(
-        (async () => {
-          for await (const event of provider(server.origin, { timeoutMs: 300 }).stream(request())) seen.push(event);
-        })(),
-        (error: unknown) => error instanceof ProviderError && error.code === 'llm_timeout',
-      );
-      assert.deepEqual(seen, [{ type: 'delta', text: 'Once' }]);
-      await within(server.requests[0]!.closedEarly, 1000, 'the server seeing the connection close');
-    },
-  );
-});
-
-test('aborting mid-stream rejects with the abort reason and closes the connection', async () => {
-  await withServer(
-    (_req, res) => {
-      startSse(res);
-      sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'First' } });
-      // Holds the stream open.
-    },
-    async (server) => {
-      const controller = new AbortController();
-      const reason = new Error('user went away');
-      const seen: StreamEvent[] = [];
-      const wrapped = withRetries(provider(server.origin), { maxRetries: 2, baseMs: 1 });
-      const consume = (async () => {
-        for await (const event of wrapped.stream(request({ signal: controller.signal }))) {
-          seen.push(event);
-          controller.abort(reason);
-        }
-      })();
-      await assert.rejects(within(consume, 2000, 'the stream ending'), (error: unknown) => error === reason);
-      assert.deepEqual(seen, [{ type: 'delta', text: 'First' }]);
-      await within(server.requests[0]!.closedEarly, 1000, 'the server seeing the connection close');
-      assert.equal(server.requests.length, 1);
-    },
-  );
+providerContractTests({
+  name: 'anthropic',
+  provider,
+  request,
+  reply: message,
+  error: anthropicError,
+  streamReply,
+  streamDelta: (res, text) => sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }),
+  rateLimited: ['Number of requests has exceeded your rate limit', 'rate_limit_error'],
+  serverError: ['Internal server error', 'api_error'],
+  overloaded: { status: 529, error: ['Overloaded', 'overloaded_error'] },
+  rawErrorStart: '{"type"',
 });
 
 test('anthropicParams: a JSON request whose last turn is the assistant continues that turn', () => {

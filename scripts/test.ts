@@ -23,8 +23,8 @@ if (!['all', 'unit', 'integration', 'browser'].includes(which)) {
 /** A browser suite drives the console in chromium (test/helpers/console-browser.ts). */
 const BROWSER = /helpers\/console-browser\.js/;
 
-/** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers. */
-const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\/|from '\.\/support\.js'/;
+/** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers (directly, or through a `*-fixture.js` next to it). */
+const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\/|from '\.\/(support|[\w-]+-fixture)\.js'/;
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })

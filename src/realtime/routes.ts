@@ -20,6 +20,7 @@ import { authenticateRealtime, REALTIME_PROTOCOL, type RealtimeAuthDeps, type Re
 import { CLOSE, ending } from './protocol.js';
 import { RecordingFile } from './recording-file.js';
 import { RealtimeSession, type SessionSummary } from './session.js';
+import { newId } from '../db/ids.js';
 import { applyUpdate, defaultSettings, InvalidSession, type SessionSettings } from './session-config.js';
 import type { SessionSlots } from './session-slots.js';
 import { messageBytes, type RealtimeSocket } from './socket.js';
@@ -152,6 +153,7 @@ async function serveSession(
   socket.on('message', hold);
   const { userId } = entry.caller;
   const startedAt = new Date();
+  const recordingId = newId();
   const dir = await mkdtemp(path.join(tmpdir(), ownedPrefix(JOB_TEMP)));
   let recording: RecordingFile | null = null;
   try {
@@ -164,9 +166,10 @@ async function serveSession(
       limits: options.limits,
       engines: options.engines,
       recording: file,
+      recordingId,
       dir,
       log: request.log,
-      finish: (summary) => finishSession(summary, file, { userId, startedAt }, options, request),
+      finish: (summary) => finishSession(summary, file, { userId, startedAt, recordingId }, options, request),
       onTurn: (engine) => options.metrics?.realtimeTurn(engine),
     });
     live.add(session);
@@ -194,7 +197,7 @@ async function serveSession(
 async function finishSession(
   summary: SessionSummary,
   file: RecordingFile,
-  { userId, startedAt }: { userId: string; startedAt: Date },
+  { userId, startedAt, recordingId }: { userId: string; startedAt: Date; recordingId: string },
   options: RealtimeRoutesOptions,
   request: FastifyRequest,
 ): Promise<void> {
@@ -206,6 +209,7 @@ async function finishSession(
     await file.finish();
     const stored = await options.store({
       userId,
+      recordingId,
       wavPath: file.path,
       durationSeconds: summary.seconds,
       language: summary.language,

@@ -163,8 +163,12 @@ export function applyUpdate(settings: SessionSettings, session: unknown, stt: St
   return next;
 }
 
-/** The session object of session.created / session.updated. */
-export function describeSession(id: string, settings: SessionSettings, expiresAt: number): Json {
+/**
+ * The session object of session.created / session.updated. `recording_id` is ours: the id the
+ * session's recording will have once it is stored at the end (null when `store` is off), since
+ * nothing can be sent on the socket after the client closes it.
+ */
+export function describeSession(id: string, settings: SessionSettings, expiresAt: number, recordingId: string): Json {
   return {
     type: 'transcription',
     object: 'realtime.transcription_session',
@@ -180,5 +184,6 @@ export function describeSession(id: string, settings: SessionSettings, expiresAt
     },
     include: [],
     store: settings.store,
+    recording_id: settings.store ? recordingId : null,
   };
 }

@@ -32,6 +32,8 @@ export interface SessionDeps {
   limits: RealtimeConfig;
   engines: EngineSet;
   recording: RecordingFile;
+  /** What the stored recording's id will be (session.created's `recording_id`). */
+  recordingId: string;
   dir: string;
   log: { warn(obj: object, msg: string): void };
   onTurn?: (engine: string) => void;
@@ -95,7 +97,7 @@ export class RealtimeSession {
     socket.on('close', () => void this.end({ code: CLOSE.normal, reason: 'client closed' }));
     this.intake.add(0, () =>
       this.speech.configure(this.settings.turnDetection, this.samplesIn).then(
-        () => this.send({ type: 'session.created', session: describeSession(this.id, this.settings, this.expiresAt) }),
+        () => this.send({ type: 'session.created', session: describeSession(this.id, this.settings, this.expiresAt, this.deps.recordingId) }),
         (error: unknown) => {
           this.deps.log.warn({ err: error }, 'could not start the turn detector');
           void this.end({ code: CLOSE.internal, reason: 'voice activity detection unavailable' });
@@ -194,7 +196,7 @@ export class RealtimeSession {
     if (next.format !== this.settings.format) this.decoder = new AudioDecoder(next.format);
     this.settings = next;
     if (vadChanged) await this.speech.configure(this.settings.turnDetection, this.samplesIn);
-    this.send({ type: 'session.updated', session: describeSession(this.id, this.settings, this.expiresAt) });
+    this.send({ type: 'session.updated', session: describeSession(this.id, this.settings, this.expiresAt, this.deps.recordingId) });
   }
 
   private async append(event: ClientEvent): Promise<void> {

@@ -23,6 +23,8 @@ export interface StoreSessionDeps {
 
 export interface StoreSessionInput {
   userId: string;
+  /** The id session.created announced as `recording_id`. */
+  recordingId: string;
   /** 16 kHz mono PCM16 WAV of the whole session. Consumed: moved into storage, or removed. */
   wavPath: string;
   durationSeconds: number;
@@ -76,6 +78,7 @@ export async function storeRealtimeSession(
       await enqueueEvent(tx, input.userId, 'transcription.completed', { transcription_id: view.id, recording_id: recordingId });
       return view;
     },
+    input.recordingId,
   );
   return { recordingId: recording.id, transcriptionId: transcription.id };
 }

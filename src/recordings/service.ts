@@ -77,8 +77,9 @@ export class RecordingService {
     fields: AudioFields,
     filename: string | undefined,
     alsoInTx: (tx: Tx, recordingId: string) => Promise<T>,
+    /** A live session's recording has the id its client was told at the start. */
+    id: string = newId(),
   ): Promise<{ recording: RecordingView; also: T }> {
-    const id = newId();
     const key = `recordings/${userId}/${id}.${audio.type.extension}`;
     await storeAudio(this.blobs, key, audio);
     try {

@@ -60,6 +60,20 @@ describe('GET /v1/realtime', { concurrency: true }, () => {
     await Promise.all([main?.app.close(), limited?.app.close()]);
   });
 
+  test('session.created names the recording the session will be stored as; with store off, none', async () => {
+    const user = await registerUser(main.app.app, 'announce');
+    const client = await RealtimeClient.open(main.port, user.accessToken, cert.cert);
+    await client.waitFor('session.created', () => client.of('session.created').length === 1);
+    const created = client.of('session.created')[0]!.session as { store: boolean; recording_id: string | null };
+    assert.equal(created.store, true);
+    assert.match(created.recording_id ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const off = (await updated(client, { ...SPHINX_EN, store: false })).session as { store: boolean; recording_id: string | null };
+    assert.deepEqual([off.store, off.recording_id], [false, null]);
+    const on = (await updated(client, { ...SPHINX_EN, store: true })).session as { recording_id: string | null };
+    assert.equal(on.recording_id, created.recording_id, 'the same recording to come');
+    await client.close();
+  });
+
   test('server VAD at real-time pace: a turn per utterance, WER near the engine on the whole files, stored with its times', async () => {
     const user = await registerUser(main.app.app, 'vad');
     const first = clip('0880');
@@ -114,7 +128,7 @@ describe('GET /v1/realtime', { concurrency: true }, () => {
     assert.ok(turnsWer <= wholeWer + 5, `turns WER ${turnsWer.toFixed(1)} vs whole files ${wholeWer.toFixed(1)}: "${transcript}" / "${baseline}"`);
 
     await client.close();
-    const stored = await storedTranscription(main, user);
+    const stored = await storedTranscription(main, user, client);
     assert.equal(stored.segments.length, completed.filter((e) => (e.transcript as string).length > 0).length);
     stored.segments.forEach((segment, i) => {
       assert.equal(segment.text.trim(), (completed[i]!.transcript as string).trim());
@@ -229,7 +243,7 @@ describe('GET /v1/realtime', { concurrency: true }, () => {
     const transcribed = client.of(COMPLETED).reduce((sum, e) => sum + (e.usage as { seconds: number }).seconds, 0);
     assert.ok(transcribed < sentSeconds - 4, `${transcribed} s of ${sentSeconds} s went to the engine`);
     await client.close();
-    const stored = await storedRecording(limited, user);
+    const stored = await storedRecording(limited, user, client);
     assert.ok(stored.duration < sentSeconds - 4, `stored ${stored.duration} s of ${sentSeconds} s: the dropped audio is not kept either`);
   });
 });
@@ -264,23 +278,27 @@ describe('GET /v1/realtime limits of one session', { concurrency: true }, () => 
     await waitUntil('the close', () => client.closed, 30_000);
     assert.equal(client.closed?.code, 1000);
     assert.equal((client.of('error').at(-1)?.error as { code: string } | undefined)?.code, 'session_expired');
-    const stored = await storedRecording(short, user);
+    const stored = await storedRecording(short, user, client);
     assert.ok(stored.duration > 9 && stored.duration <= 10.05, `stored ${stored.duration} s`);
   });
 });
 
-async function storedRecording(served: Served, user: TestUser): Promise<{ id: string; duration: number }> {
-  return waitUntil('the stored session', async () => {
-    const res = await served.app.app.inject({ url: '/api/v1/audio', headers: bearer(user.accessToken) });
-    const items = res.json<{ items?: { id: string; source: string; duration_seconds: number | null }[] }>().items ?? [];
-    const item = items[0];
-    if (item) assert.equal(item.source, 'realtime');
-    return item ? { id: item.id, duration: item.duration_seconds ?? 0 } : null;
+/** The recording a session was stored as: the id its session.created announced, once it answers. */
+async function storedRecording(served: Served, user: TestUser, client: RealtimeClient): Promise<{ id: string; duration: number }> {
+  const announced = (client.of('session.created')[0]?.session as { recording_id?: string } | undefined)?.recording_id;
+  assert.match(announced ?? '', /^[0-9a-f-]{36}$/, 'session.created names the recording to come');
+  const recording = await waitUntil('the stored session', async () => {
+    const res = await served.app.app.inject({ url: `/api/v1/audio/${announced}`, headers: bearer(user.accessToken) });
+    return res.statusCode === 200 ? res.json<{ id: string; source: string; duration_seconds: number | null }>() : null;
   });
+  assert.equal(recording.source, 'realtime');
+  const list = await served.app.app.inject({ url: '/api/v1/audio', headers: bearer(user.accessToken) });
+  assert.deepEqual(list.json<{ items: { id: string }[] }>().items.map((r) => r.id), [announced], 'one recording, the announced one');
+  return { id: recording.id, duration: recording.duration_seconds ?? 0 };
 }
 
-async function storedTranscription(served: Served, user: TestUser): Promise<{ segments: { start: number; end: number; text: string }[] }> {
-  const recording = await storedRecording(served, user);
+async function storedTranscription(served: Served, user: TestUser, client: RealtimeClient): Promise<{ segments: { start: number; end: number; text: string }[] }> {
+  const recording = await storedRecording(served, user, client);
   const res = await served.app.app.inject({ url: `/api/v1/audio/${recording.id}/transcription`, headers: bearer(user.accessToken) });
   assert.equal(res.statusCode, 200, res.body);
   return res.json();

@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { newId } from '../../src/db/ids.js';
 import { storeRealtimeSession } from '../../src/realtime/store-session.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { shortClip } from '../helpers/audio.js';
@@ -37,10 +38,12 @@ describeEachDatabase(
       const bytes = readFileSync(source);
       const startedAt = new Date('2026-03-01T10:00:00.000Z');
       const { services } = app.runtime;
+      const announced = newId();
       const stored = await storeRealtimeSession(
         { recordings: services.recordings, transcriptions: services.transcriptions },
         {
           userId: user.userId,
+          recordingId: announced,
           wavPath,
           durationSeconds: 2.99,
           language: 'en',
@@ -55,6 +58,7 @@ describeEachDatabase(
         },
       );
       assert.ok(!existsSync(wavPath), 'the WAV was taken into storage');
+      assert.equal(stored.recordingId, announced, 'the recording has the id its session announced');
 
       const recording = await app.inject({ url: `/api/v1/audio/${stored.recordingId}`, headers: bearer(user.accessToken) });
       assert.equal(recording.statusCode, 200, recording.body);

@@ -1,5 +1,5 @@
-import { api, authFetch } from '../api/client';
-import type { RecordingPage } from '../api/types';
+import { api } from '../api/client';
+import { base64, stored } from './live-support';
 import workletUrl from '../worklets/pcm-capture.ts?worker&url';
 
 /** One turn as the page shows it: deltas while it is transcribed, then the final text. */
@@ -32,32 +32,21 @@ interface ServerEvent {
   delta?: string;
   transcript?: string;
   error?: { message?: string; code?: string | null };
+  /** session.created / session.updated: `recording_id` is the id the stored session will have. */
+  session?: { recording_id?: string | null };
 }
 
 /** How long Stop waits for the turns still being transcribed before closing anyway. */
 const DRAIN_MS = 60_000;
-/** How long the page looks for the stored recording after the socket closed. */
+/** How long the page waits for the stored recording after the socket closed. */
 const FIND_MS = 30_000;
-
-function base64(bytes: Uint8Array): string {
-  let text = '';
-  // String.fromCharCode takes arguments: in slices, well under any engine's argument limit.
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}
-
-async function realtimeRecordingIds(): Promise<Set<string>> {
-  const res = await authFetch('/api/v1/audio?limit=50');
-  if (!res.ok) return new Set();
-  const page = (await res.json()) as RecordingPage;
-  return new Set(page.items.filter((item) => item.source === 'realtime').map((item) => item.id));
-}
 
 /**
  * A live session from the microphone: a client secret minted with the page's bearer token, the
  * realtime socket (OpenAI's protocol, server VAD turns), 24 kHz PCM16 from an AudioWorklet sent
  * every 100 ms. Stop commits speech in progress, waits for its captions, then closes; the server
- * stores the session as a recording (source realtime) when the socket closes, and the page finds it.
+ * stores the session as a recording (source realtime) when the socket closes, under the
+ * `recording_id` that session.created announced, and the page links it once it is stored.
  */
 export class LiveSession {
   private state: LiveState = { phase: 'starting', captions: [], speaking: false, seconds: 0, problems: [], recordingId: null };
@@ -74,7 +63,8 @@ export class LiveSession {
   private readonly waiters = new Set<() => void>();
   private closing = false;
   private disposed = false;
-  private before = new Set<string>();
+  /** Announced by the server in session.created: what the session will be stored as. */
+  private announced: string | null = null;
   private opened = false;
   /** Audio captured before the socket opened, sent once it has. */
   private readonly queue: ArrayBuffer[] = [];
@@ -103,7 +93,6 @@ export class LiveSession {
     }
     let secret: string;
     try {
-      this.before = await realtimeRecordingIds();
       const transcription = this.language ? { language: this.language } : {};
       const minted = await api.POST('/v1/realtime/client_secrets', {
         body: { session: { type: 'transcription', audio: { input: { transcription } } } },
@@ -189,6 +178,10 @@ export class LiveSession {
   private handle(event: ServerEvent): void {
     const id = event.item_id;
     switch (event.type) {
+      case 'session.created':
+      case 'session.updated':
+        this.announced = event.session?.recording_id ?? null;
+        return;
       case 'input_audio_buffer.speech_started':
         return this.set({ speaking: true });
       case 'input_audio_buffer.speech_stopped':
@@ -291,12 +284,11 @@ export class LiveSession {
     // Refused before the upgrade (too many sessions, say): there is no session to store.
     if (!this.opened) return this.set({ phase: 'failed', speaking: false });
     this.set({ phase: 'storing', speaking: false });
-    // The server stores the session once the socket has closed; the newest realtime recording that was not there before is it.
+    // The server stores the session once the socket has closed, under the id it announced.
+    const announced = this.announced;
     const until = performance.now() + FIND_MS;
-    while (performance.now() < until && !this.disposed) {
-      const ids = await realtimeRecordingIds();
-      const found = [...ids].find((id) => !this.before.has(id));
-      if (found) return this.set({ phase: 'stored', recordingId: found });
+    while (announced && performance.now() < until && !this.disposed) {
+      if (await stored(announced)) return this.set({ phase: 'stored', recordingId: announced });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     this.set({ phase: 'notStored' });

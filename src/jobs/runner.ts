@@ -11,7 +11,7 @@ import { toJobRow, type RawJob } from './job-rows.js';
 import { reclaimAbandoned, settleQueuedCancels } from './job-recovery.js';
 import { recordCompletion, recordFailure, settleJob, workerLost } from './job-settlement.js';
 import { failureSettlement, type RunOutcome } from './run-outcome.js';
-import { JobInterrupted, type JobHandler, type JobRow, type JobSettlement, type JobStatus } from './types.js';
+import { JobInterrupted, type JobHandler, type JobRow, type JobStatus } from './types.js';
 
 export interface JobLog {
   info(obj: object, msg: string): void;
@@ -82,7 +82,7 @@ export class JobRunner {
         sql`update jobs set cancel_requested = true, updated_at = now() where id = ${jobId} returning *`,
       );
       if (!raw || raw.status !== 'queued') return false;
-      await this.settle(tx, toJobRow(raw), this.options.registry.get(raw.type), { status: 'cancelled' });
+      await settleJob(tx, toJobRow(raw), this.options.registry.get(raw.type), { status: 'cancelled' });
       return true;
     });
     if (cancelledQueued) this.options.events.settled(jobId, 'cancelled');
@@ -142,11 +142,11 @@ export class JobRunner {
       if (current.status !== 'queued' && current.status !== 'running') return { skip: current.status };
       const handler = this.options.registry.get(current.type);
       if (current.cancel_requested) {
-        await this.settle(tx, toJobRow(current), handler, { status: 'cancelled' });
+        await settleJob(tx, toJobRow(current), handler, { status: 'cancelled' });
         return { skip: 'cancelled', settled: true };
       }
       if (current.status === 'running' && current.attempts >= current.max_attempts) {
-        await this.settle(tx, toJobRow(current), handler, workerLost());
+        await settleJob(tx, toJobRow(current), handler, workerLost());
         return { skip: 'failed', settled: true };
       }
       if (current.status === 'running') {
@@ -250,16 +250,5 @@ export class JobRunner {
         this.options.events.settled(job.id, 'cancelled');
         return { kind: 'cancelled' };
     }
-  }
-
-  /** Writes a job's final (or retry) state and lets its handler mirror it, in one transaction. */
-  async settle(
-    tx: Tx,
-    job: JobRow,
-    handler: JobHandler | undefined,
-    settlement: JobSettlement,
-    retryDelay = 0,
-  ): Promise<void> {
-    await settleJob(tx, job, handler, settlement, retryDelay);
   }
 }

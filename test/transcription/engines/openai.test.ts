@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -9,76 +8,11 @@ import { encodeWav, parseWav, type PcmSamples } from '../../../src/audio/wav.js'
 import type { SttConfig } from '../../../src/config.js';
 import { EngineError, type EngineSegment, type PcmAudio } from '../../../src/transcription/engines/engine.js';
 import { OpenAIEngine } from '../../../src/transcription/engines/openai.js';
+import { fakeSpeech } from '../../helpers/fake-speech.js';
 
 const RATE = 16_000;
 const work = mkdtempSync(path.join(tmpdir(), 'openai-engine-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  fields: Map<string, string[]>;
-  file: { name: string; type: string; bytes: Buffer } | null;
-}
-
-type Handler = (request: Received, res: ServerResponse) => void | Promise<void>;
-
-/** An OpenAI look-alike on 127.0.0.1 that parses each multipart upload before handing it over. */
-async function fakeOpenAI(handler: Handler) {
-  const requests: Received[] = [];
-  let notify: (() => void) | null = null;
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => parts.push(chunk));
-    req.on('end', () => {
-      void (async () => {
-        const body = Buffer.concat(parts);
-        const fields = new Map<string, string[]>();
-        let file: Received['file'] = null;
-        const contentType = req.headers['content-type'] ?? '';
-        if (contentType.startsWith('multipart/form-data')) {
-          const form = await new Request('http://x', {
-            method: 'POST',
-            headers: { 'content-type': contentType },
-            body,
-          }).formData();
-          for (const [key, value] of form.entries()) {
-            if (typeof value === 'string') fields.set(key, [...(fields.get(key) ?? []), value]);
-            else file = { name: value.name, type: value.type, bytes: Buffer.from(await value.arrayBuffer()) };
-          }
-        }
-        const received: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, fields, file };
-        requests.push(received);
-        notify?.();
-        await handler(received, res);
-      })().catch((error: unknown) => {
-        res.statusCode = 599;
-        res.end(String(error));
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    requests,
-    /** Resolves once the server has received `count` requests. */
-    received(count: number) {
-      return new Promise<void>((resolve) => {
-        const check = () => {
-          if (requests.length >= count) resolve();
-        };
-        notify = check;
-        check();
-      });
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -157,7 +91,7 @@ function isWav(bytes: Buffer): boolean {
 const signal = () => new AbortController().signal;
 
 test('happy path: sends the right request and maps segments and words', async () => {
-  const server = await fakeOpenAI((_req, res) =>
+  const server = await fakeSpeech((_req, res) =>
     json(res, 200, {
       task: 'transcribe',
       language: 'english',
@@ -245,7 +179,7 @@ test('happy path: sends the right request and maps segments and words', async ()
 });
 
 test('without word timestamps asks for segments only; options.model wins; detected language is mapped', async () => {
-  const server = await fakeOpenAI((_req, res) =>
+  const server = await fakeSpeech((_req, res) =>
     json(res, 200, {
       language: 'german',
       duration: 1,
@@ -272,7 +206,7 @@ test('without word timestamps asks for segments only; options.model wins; detect
 });
 
 test('a keyless self-hosted server gets no Authorization header', async () => {
-  const server = await fakeOpenAI((_req, res) => json(res, 200, { language: 'en', text: '', segments: [] }));
+  const server = await fakeSpeech((_req, res) => json(res, 200, { language: 'en', text: '', segments: [] }));
   try {
     const audio = writeAudio('keyless.wav', new Int16Array(RATE));
     const engine = new OpenAIEngine(config({ baseUrl: server.baseUrl, apiKey: null }));
@@ -291,7 +225,7 @@ test('large files are split on silence into chunks under the limit, with times o
   const maxUploadBytes = 44 + 5 * RATE * 2;
   let counter = 0;
   const replies: string[] = [];
-  const server = await fakeOpenAI((req, res) => {
+  const server = await fakeSpeech((req, res) => {
     const pcm = parseWav(req.file!.bytes);
     const runs = loudRuns(pcm);
     const segments = runs.map((run) => ({ start: run.start, end: run.end, text: ` beep ${++counter}` }));
@@ -377,7 +311,7 @@ test('large files are split on silence into chunks under the limit, with times o
 
 test('429 and 5xx are transient, keeping their meaning', async () => {
   for (const [status, code] of [[429, 'provider_rate_limited'], [500, 'provider_unavailable'], [503, 'provider_overloaded']] as const) {
-    const server = await fakeOpenAI((_req, res) =>
+    const server = await fakeSpeech((_req, res) =>
       json(res, status, { error: { message: 'Slow down', type: 'rate_limit_exceeded', param: null, code: null } }),
     );
     try {
@@ -396,7 +330,7 @@ test('429 and 5xx are transient, keeping their meaning', async () => {
 });
 
 test('400 is permanent and carries the provider message', async () => {
-  const server = await fakeOpenAI((_req, res) =>
+  const server = await fakeSpeech((_req, res) =>
     json(res, 400, {
       error: { message: 'Invalid file format. Supported formats: flac, mp3, wav', type: 'invalid_request_error', param: 'file', code: null },
     }),
@@ -418,7 +352,7 @@ test('400 is permanent and carries the provider message', async () => {
 });
 
 test('a provider that never answers times out as transient', async () => {
-  const server = await fakeOpenAI(() => {
+  const server = await fakeSpeech(() => {
     // Never answers.
   });
   try {
@@ -437,7 +371,7 @@ test('a provider that never answers times out as transient', async () => {
 });
 
 test('an unreachable provider is transient', async () => {
-  const server = await fakeOpenAI(() => undefined);
+  const server = await fakeSpeech(() => undefined);
   const baseUrl = server.baseUrl;
   await server.close();
   const audio = writeAudio('unreachable.wav', new Int16Array(RATE));
@@ -449,7 +383,7 @@ test('an unreachable provider is transient', async () => {
 });
 
 test('aborting mid-request rejects with an AbortError', async () => {
-  const server = await fakeOpenAI(() => {
+  const server = await fakeSpeech(() => {
     // Holds the request open.
   });
   try {

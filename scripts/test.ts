@@ -80,7 +80,8 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const { url, embedded } = which === 'unit' ? { url: DEFAULT_URL, embedded: null } : await databaseFor();
 /*
  * Three files at a time on two cores: most suites wait on processes, sockets and real-time audio
- * more than they compute (measured: 499 s at 2, 418 s at 3 on 2 cores). TEST_CONCURRENCY overrides.
+ * more than they compute (measured: 499 s at 2, 418 s at 3 on 2 cores; on 2026-11-30, 283 s at 3
+ * and 268 s at 4, the files then taking 25% longer each, so 3 stays). TEST_CONCURRENCY overrides.
  * A file whose header says `@run-alone` measures latency: it runs afterwards, by itself, so that
  * what it measures is the server's and not the other suites'.
  */

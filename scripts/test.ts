@@ -6,7 +6,7 @@
  * 127.0.0.1:5432 if it answers, else (outside CI) an embedded one kept in the system temp folder.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,17 @@ if (!['all', 'unit', 'integration', 'browser'].includes(which)) {
 /** A browser suite drives the console in chromium (test/helpers/console-browser.ts). */
 const BROWSER = /helpers\/console-browser\.js/;
 
-/** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers (directly, or through a `*-fixture.js` next to it). */
-const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\/|from '\.\/(support|[\w-]+-fixture)\.js'/;
+/** A file is an integration test when it reaches a database, Redis, a server process or the network of helpers. */
+const INTEGRATION = /helpers\/(app|databases|jobs|server-process|redis|redis-server|factory)\.js|src\/db\//;
+
+/** A test file's text with that of the modules next to it that it imports (its fixtures), whatever their names. */
+function sourceWithFixtures(file: string): string {
+  const source = readFileSync(file, 'utf8');
+  const fixtures = [...source.matchAll(/from '\.\/([\w.-]+)\.js'/g)]
+    .map((match) => path.join(path.dirname(file), `${match[1]}.ts`))
+    .filter((fixture) => existsSync(fixture));
+  return [source, ...fixtures.map((fixture) => readFileSync(fixture, 'utf8'))].join('\n');
+}
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
@@ -68,7 +77,7 @@ async function databaseFor(): Promise<{ url: string; embedded: EmbeddedPostgres 
 const e2eFirst = (a: string, b: string) => Number(!a.includes(`${path.sep}e2e${path.sep}`)) - Number(!b.includes(`${path.sep}e2e${path.sep}`));
 const files = testFiles(path.join(ROOT, 'test'))
   .filter((file) => {
-    const source = readFileSync(file, 'utf8');
+    const source = sourceWithFixtures(file);
     if (BROWSER.test(source) !== (which === 'browser')) return false;
     if (which === 'all' || which === 'browser') return true;
     return INTEGRATION.test(source) === (which === 'integration');

@@ -13,10 +13,9 @@ import { JOB_TEMP, ownedPrefix, removeLeftovers, UPLOAD_TEMP } from '../../src/p
 import { deathSignalLauncher } from '../../src/process/spawn.js';
 import { audioForm, librivoxClips } from '../helpers/audio.js';
 import { createTestDatabase } from '../helpers/databases.js';
+import { isAlive, runningProcesses } from '../helpers/processes.js';
 import {
   call,
-  isAlive,
-  runningProcesses,
   SERVER_FROM_SOURCE,
   spawnChild,
   startServer,

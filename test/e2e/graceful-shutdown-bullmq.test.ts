@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { redisSkipReason, TEST_REDIS_URL, testQueues } from '../helpers/redis.js';
-import { isAlive, readEventStream, startServer, startWorker, stopServer, tempDir, type Child, type RunningServer } from '../helpers/server-process.js';
+import { isAlive } from '../helpers/processes.js';
+import { readEventStream, startServer, startWorker, stopServer, tempDir, type Child, type RunningServer } from '../helpers/server-process.js';
 import { ApiClient, assertCleanShutdown, assertEndedByShutdown, assertStopsCleanly, longRecording, terminate } from './shutdown-support.js';
 
 const TIMEOUT = { timeout: 420_000 };

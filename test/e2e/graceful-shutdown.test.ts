@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { stallingLlm, type FakeServer } from '../helpers/fake-llm.js';
-import { isAlive, readEventStream, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
+import { isAlive } from '../helpers/processes.js';
+import { readEventStream, startServer, stopServer, tempDir, type RunningServer } from '../helpers/server-process.js';
 import { ApiClient, assertCleanShutdown, assertEndedByShutdown, assertStopsCleanly, longRecording, terminate } from './shutdown-support.js';
 
 const TIMEOUT = { timeout: 420_000 };

@@ -4,10 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { audioForm, librivoxClips } from '../helpers/audio.js';
+import { descendantsRunning, isAlive } from '../helpers/processes.js';
 import {
   call,
-  descendantsRunning,
-  isAlive,
   stopServer,
   tempDir,
   waitForExit,

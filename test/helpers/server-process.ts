@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -267,58 +267,6 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T> | T, ms
     if (value) return value;
     if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(50);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes a server started (engines), found through /proc by ancestry, whatever spawned them.
-
-/** Pids of live processes (zombies excluded) whose program is `program` and that descend from `ancestor`. */
-export function descendantsRunning(ancestor: number, program: string): number[] {
-  const processes = runningProcesses();
-  const parents = new Map(processes.map((p) => [p.pid, p.ppid]));
-  return processes
-    .filter((p) => path.basename(p.argv0) === program)
-    .map((p) => p.pid)
-    .filter((pid) => {
-      for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === ancestor) return true;
-      return false;
-    });
-}
-
-export interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  /** The program as it was started (argv[0]). */
-  argv0: string;
-  cmdline: string;
-}
-
-/** Every live process (zombies excluded), with its parent and command line. */
-export function runningProcesses(): ProcessInfo[] {
-  const found: ProcessInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z') continue;
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      found.push({ pid: Number(entry), ppid: Number(ppid), argv0: argv.split('\0')[0] ?? '', cmdline: argv.replace(/\0/g, ' ').trim() });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-/** True while a process with this pid exists and has not exited (a zombie has). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
   }
 }
 

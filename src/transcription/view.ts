@@ -1,5 +1,5 @@
 import type { Static } from 'typebox';
-import type { transcriptions } from '../db/schema.js';
+import type { transcriptions, VersionSegment } from '../db/schema.js';
 import { vadView } from '../vad/settings.js';
 import type { Transcription } from './schemas.js';
 import type { StoredSegment } from './segment-store.js';
@@ -27,18 +27,23 @@ export function toTranscriptionView(row: TranscriptionRow, segments: StoredSegme
     completed_at: row.completedAt?.toISOString() ?? null,
     vad: vadView(row.vad),
     version: row.version,
-    segments: segments.map((s) => ({
-      id: s.id,
-      index: s.index,
-      start: s.start,
-      end: s.end,
-      text: s.text,
-      words: s.words,
-      speaker: s.speaker,
-      avg_logprob: s.avgLogprob,
-      compression_ratio: s.compressionRatio,
-      no_speech_prob: s.noSpeechProb,
-      temperature: s.temperature,
-    })),
+    segments: segments.map(toSegmentView),
+  };
+}
+
+/** A stored segment as the API returns it, and as a transcript version keeps it. */
+export function toSegmentView(s: StoredSegment): VersionSegment {
+  return {
+    id: s.id,
+    index: s.index,
+    start: s.start,
+    end: s.end,
+    text: s.text,
+    words: s.words,
+    speaker: s.speaker,
+    avg_logprob: s.avgLogprob,
+    compression_ratio: s.compressionRatio,
+    no_speech_prob: s.noSpeechProb,
+    temperature: s.temperature,
   };
 }

@@ -12,6 +12,7 @@ import { AppError, errors } from '../../http/errors.js';
 import { enqueueEvent } from '../../webhooks/service.js';
 import { searchConfigFor } from '../search-config.js';
 import { insertSegments } from '../segment-store.js';
+import { toSegmentView } from '../view.js';
 import { diffSegments } from './diff.js';
 
 export type TranscriptionRow = typeof transcriptions.$inferSelect;
@@ -42,22 +43,6 @@ export function assertIfMatch(ifMatch: string | undefined, transcriptionId: stri
   );
 }
 
-export function toVersionSegment(row: typeof transcriptSegments.$inferSelect): VersionSegment {
-  return {
-    id: row.id,
-    index: row.index,
-    start: row.start,
-    end: row.end,
-    text: row.text,
-    words: row.words,
-    speaker: row.speaker,
-    avg_logprob: row.avgLogprob,
-    compression_ratio: row.compressionRatio,
-    no_speech_prob: row.noSpeechProb,
-    temperature: row.temperature,
-  };
-}
-
 /** The transcription, locked for this transaction, and its segments; 404 when invisible, 409 until completed. */
 export async function lockTranscript(tx: Tx, transcriptionId: string): Promise<LockedTranscript> {
   const [row] = await tx.select().from(transcriptions).where(eq(transcriptions.id, transcriptionId)).for('update');
@@ -74,7 +59,7 @@ export async function readSegments(tx: Tx, transcriptionId: string): Promise<Ver
     .from(transcriptSegments)
     .where(eq(transcriptSegments.transcriptionId, transcriptionId))
     .orderBy(asc(transcriptSegments.index));
-  return rows.map(toVersionSegment);
+  return rows.map(toSegmentView);
 }
 
 /** Rewrites the segments that changed, in one statement per kind of change. */

@@ -10,3 +10,7 @@ export type Segment = Transcription['segments'][number];
 export type SearchHit = Json<paths['/api/v1/search']['get']['responses'][200]>['items'][number];
 export type Version = Json<paths['/api/v1/audio/transcription/{transcription_id}/versions']['get']['responses'][200]>['items'][number];
 export type TranscribeBody = NonNullable<paths['/api/v1/audio/{id}/transcribe']['post']['requestBody']>['content']['application/json'];
+/** A citation of a chat answer, stored (a session's messages) or streamed (the `done` event). */
+export type ChatCitation = NonNullable<
+  Json<paths['/api/v1/chat/sessions/{id}']['get']['responses'][200]>['messages'][number]['citations']
+>[number];

@@ -1,17 +1,18 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, problemText, unwrap } from '../api/client';
+import type { ChatCitation } from '../api/types';
 import { useI18n } from '../i18n';
 
 export interface EarlierTurn {
   question: string;
   answer: string;
-  citations: Array<{ segment_id: string; start: number | null; end: number | null; text: string; recording_id?: string | null }>;
+  citations: ChatCitation[];
 }
 
 interface Message {
   role: string;
   content: string;
-  citations?: EarlierTurn['citations'] | null;
+  citations?: ChatCitation[] | null;
 }
 
 /** A stored conversation as the panel's turns: each question with the answer that followed it. */

@@ -1,17 +1,10 @@
 import { useRef, useState } from 'preact/hooks';
 import { problemText } from '../api/client';
+import type { ChatCitation } from '../api/types';
 import { readEvents } from '../api/events';
 import { useI18n } from '../i18n';
 import { ChatHistory, type EarlierTurn } from './chat-history';
 import { CitedText, citeTargets, type CiteTarget } from './citations';
-
-export interface ChatCitation {
-  segment_id: string;
-  start: number | null;
-  end: number | null;
-  text: string;
-  recording_id?: string | null;
-}
 
 interface Turn {
   question: string;

@@ -131,28 +131,22 @@ export async function waitForExit(child: Child, ms = EXIT_TIMEOUT_MS): Promise<E
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(candidate)) return candidate;
+    const port = await bindAndRelease(20_000 + Math.floor(Math.random() * 12_000));
+    if (port !== null) return port;
   }
-  return listenAnywhere();
+  const anywhere = await bindAndRelease(0);
+  assert.ok(anywhere !== null, 'no port to listen on');
+  return anywhere;
 }
 
-async function canListen(port: number): Promise<boolean> {
+/** Listens on `port` (0: any) on 127.0.0.1 and closes again: the port it had, or null when taken. */
+async function bindAndRelease(port: number): Promise<number | null> {
   const server = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
+  const bound = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => resolve(true));
   });
-  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
-  return ok;
-}
-
-async function listenAnywhere(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
+  if (!bound) return null;
   const address = server.address();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   assert.ok(address && typeof address === 'object');

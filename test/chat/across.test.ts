@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser } from '../helpers/factory.js';
-import { fakeServer, json } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion } from '../helpers/fake-llm.js';
 
 /** Cites whatever the prompt numbered [2], so the test sees which passage that was. */
 const llm = await fakeServer((_req, res) =>
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Both boats sail [1][2]. Invented [9].' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 },
-  }),
+  json(res, 200, openaiCompletion('Both boats sail [1][2]. Invented [9].', { prompt_tokens: 30, completion_tokens: 8 })),
 );
 after(() => llm.close());
 

@@ -11,20 +11,13 @@ import { queryRows } from '../../src/db/client.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
-import { fakeServer, json } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion } from '../helpers/fake-llm.js';
 import { waitUntil } from '../helpers/server-process.js';
 
 const TRANSCRIPT = 'The budget rises by ten percent next quarter. Maria will send the report by Friday.';
 
 const openai = await fakeServer((_request, res) => {
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'It rises by ten percent [1].' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 9, total_tokens: 39 },
-  });
+  json(res, 200, openaiCompletion('It rises by ten percent [1].', { prompt_tokens: 30, completion_tokens: 9 }));
 });
 after(() => openai.close());
 

@@ -8,7 +8,7 @@ import { newId } from '../../src/db/ids.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createSession, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
-import { fakeServer, json } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion } from '../helpers/fake-llm.js';
 
 /*
  * Roles and LLM_CONTEXT_TOKENS, judged by what the fake model receives: clients never write
@@ -16,14 +16,7 @@ import { fakeServer, json } from '../helpers/fake-llm.js';
  */
 
 const openai = await fakeServer((_req, res) => {
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Noted [1].' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
-  });
+  json(res, 200, openaiCompletion('Noted [1].', { prompt_tokens: 10, completion_tokens: 3 }));
 });
 
 after(() => openai.close());

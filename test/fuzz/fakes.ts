@@ -1,6 +1,6 @@
 /** The outside services the fuzzed app talks to, faked on 127.0.0.1: OpenAI and Anthropic chat, OpenAI speech. */
 import type { ServerResponse } from 'node:http';
-import { fakeServer, json, sse, startSse, type FakeServer } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion, sse, startSse, type FakeServer } from '../helpers/fake-llm.js';
 
 /**
  * Every answer is a valid summary: chat routes take it as text, the summary route as its JSON,
@@ -15,14 +15,7 @@ const ANSWER = JSON.stringify({
 
 function openAIChat(res: ServerResponse, stream: boolean | undefined): void {
   if (!stream) {
-    json(res, 200, {
-      id: 'c',
-      object: 'chat.completion',
-      created: 0,
-      model: 'gpt-test',
-      choices: [{ index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 },
-    });
+    json(res, 200, openaiCompletion(ANSWER, { prompt_tokens: 30, completion_tokens: 12 }));
     return;
   }
   startSse(res);

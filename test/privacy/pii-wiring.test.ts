@@ -13,7 +13,7 @@ import { asSystem } from '../../src/db/scope.js';
 import { shouldRedact } from '../../src/privacy/index.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser, type TestUser } from '../helpers/factory.js';
-import { fakeServer, json, sse, startSse, type RequestBody } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion, sse, startSse, type RequestBody } from '../helpers/fake-llm.js';
 import { waitUntil } from '../helpers/server-process.js';
 
 const TERM = 'Proyecto Albatros';
@@ -51,21 +51,24 @@ function placeholdersIn(body: RequestBody): string[] {
   return [...new Set(promptOf(body).match(PLACEHOLDER) ?? [])];
 }
 
+const USAGE = { prompt_tokens: 30, completion_tokens: 9 };
+
 const openai = await fakeServer((request, res) => {
   const { body } = request;
   const echoed = placeholdersIn(body);
   if (body.response_format) {
-    json(res, 200, completion(JSON.stringify({
+    const summary = {
       summary: `Datos: ${echoed.join(', ')} [1]`,
       key_points: [{ text: `Pagos: ${echoed.join(', ')}`, segments: [3] }],
       action_items: [{ text: 'Llamar al cliente', owner: echoed.find((p) => p.startsWith('<NAME_')) ?? null, segments: [2] }],
       language: 'es',
-    })));
+    };
+    json(res, 200, openaiCompletion(JSON.stringify(summary), USAGE));
     return;
   }
   const answer = `Datos: ${echoed.join(', ')} [1].`;
   if (!body.stream) {
-    json(res, 200, completion(answer));
+    json(res, 200, openaiCompletion(answer, USAGE));
     return;
   }
   startSse(res);
@@ -79,17 +82,6 @@ const openai = await fakeServer((request, res) => {
   res.end();
 });
 after(() => openai.close());
-
-function completion(content: string) {
-  return {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 9, total_tokens: 39 },
-  };
-}
 
 /** The provider got none of the values, and the look-alikes as written. */
 function assertRedactedPrompt(body: RequestBody) {

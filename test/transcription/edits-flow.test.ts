@@ -5,7 +5,7 @@ import { queryRows } from '../../src/db/client.js';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser } from '../helpers/factory.js';
-import { fakeServer, json, type RequestBody } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion, type RequestBody } from '../helpers/fake-llm.js';
 
 /** Answers chat with a citation of segment 1, and summaries (JSON asked) with a fixed summary. */
 const llm = await fakeServer((req, res) => {
@@ -13,14 +13,7 @@ const llm = await fakeServer((req, res) => {
   const content = wantsJson
     ? JSON.stringify({ summary: 'Budget talk.', key_points: [{ text: 'Budget', segments: [1] }], action_items: [], language: 'en' })
     : 'The budget grows [1].';
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 },
-  });
+  json(res, 200, openaiCompletion(content, { prompt_tokens: 30, completion_tokens: 8 }));
 });
 after(() => llm.close());
 

@@ -4,19 +4,12 @@ import { sql } from 'drizzle-orm';
 import { asSystem } from '../../src/db/scope.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { bearer, createTextEntry, registerUser } from '../helpers/factory.js';
-import { fakeServer, json } from '../helpers/fake-llm.js';
+import { fakeServer, json, openaiCompletion } from '../helpers/fake-llm.js';
 
 const DIALOGUE = 'Ana: Hola a todos. Empezamos la reunión.\nSPEAKER_1: El presupuesto sube.\nY sigue el mismo turno.\nAna: Gracias.';
 
 const openai = await fakeServer((_req, res) =>
-  json(res, 200, {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Ana abre la reunión [0].' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 },
-  }),
+  json(res, 200, openaiCompletion('Ana abre la reunión [0].', { prompt_tokens: 30, completion_tokens: 8 })),
 );
 
 after(() => openai.close());
